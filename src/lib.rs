@@ -1,0 +1,10 @@
+//! ooloi-server: a collaborative music-notation server.
+//!
+//! Scores ("pieces") live in a software transactional memory; clients edit and watch them over
+//! gRPC and receive a stream of what changed. The crate is layered bottom-up: [`value`] is the
+//! unified value that crosses the wire, [`proto`] is the generated wire protocol. See
+//! `ARCHITECTURE.md` for the module map and the path a request takes.
+#![forbid(unsafe_code)]
+
+pub mod proto;
+pub mod value;
