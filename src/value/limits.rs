@@ -4,8 +4,11 @@
 use super::Limit;
 
 /// The largest depth a configuration may ask for: recursion over a value (decode, encode, print,
-/// compare, hash) is bounded by the depth, and this keeps it far inside a 2 MiB thread stack.
-pub const MAX_CONFIGURABLE_DEPTH: usize = 1024;
+/// compare, hash) is bounded by the depth, and this keeps it inside a 2 MiB thread stack even in
+/// an unoptimised build (512 levels do not fit there). Note that protobuf libraries commonly stop
+/// at 100 nested messages, which is about 50 levels of vectors or 33 of maps: clients built on
+/// them cannot read values as deep as the server's default limit allows.
+pub const MAX_CONFIGURABLE_DEPTH: usize = 256;
 
 /// Configurable bounds on one incoming value (one message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

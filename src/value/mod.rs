@@ -27,7 +27,7 @@ use num_bigint::BigInt;
 
 pub use error::{Limit, PathSegment, ValueError, ValueErrorKind};
 pub use instant::Instant;
-pub use limits::ValueLimits;
+pub use limits::{MAX_CONFIGURABLE_DEPTH, ValueLimits};
 pub use map::{ValueMap, ValueSet};
 pub use names::NameError;
 pub use ratio::{Ratio, ratio};

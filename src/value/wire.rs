@@ -214,88 +214,11 @@ impl Decoder<'_> {
         while !r.is_empty() {
             let (f, wt) = r.key()?;
             let v = match f {
-                field::STRING => {
+                field::MAP | field::VECTOR | field::SET | field::LIST | field::RECORD => {
                     expect(f, wt, LEN)?;
-                    Value::String(self.string(r.len_delimited()?)?)
+                    self.compound(f, r.len_delimited()?, depth)?
                 }
-                field::INT => {
-                    expect(f, wt, VARINT)?;
-                    Value::Int(r.varint()? as i64)
-                }
-                field::DOUBLE => {
-                    expect(f, wt, I64)?;
-                    Value::Double(f64::from_bits(r.fixed64()?))
-                }
-                field::BOOL => {
-                    expect(f, wt, VARINT)?;
-                    Value::Bool(r.varint()? != 0)
-                }
-                field::RATIO => {
-                    expect(f, wt, LEN)?;
-                    Value::Ratio(ratio(r.len_delimited()?)?)
-                }
-                field::KEYWORD => {
-                    expect(f, wt, LEN)?;
-                    let (ns, name) = self.named(r.len_delimited()?)?;
-                    Value::Keyword(Keyword::new(Some(ns), name).map_err(|source| {
-                        ValueErrorKind::InvalidName {
-                            what: "keyword",
-                            source,
-                        }
-                    })?)
-                }
-                field::SYMBOL => {
-                    expect(f, wt, LEN)?;
-                    let (ns, name) = self.named(r.len_delimited()?)?;
-                    Value::Symbol(Symbol::new(Some(ns), name).map_err(|source| {
-                        ValueErrorKind::InvalidName {
-                            what: "symbol",
-                            source,
-                        }
-                    })?)
-                }
-                field::MAP => {
-                    expect(f, wt, LEN)?;
-                    Value::Map(self.map(r.len_delimited()?, depth)?)
-                }
-                field::VECTOR | field::SET | field::LIST => {
-                    expect(f, wt, LEN)?;
-                    let items = self.elements(r.len_delimited()?, depth)?;
-                    match f {
-                        field::VECTOR => Value::Vector(Seq(items.into())),
-                        field::LIST => Value::List(Seq(items.into())),
-                        _ => Value::Set(set(items)?),
-                    }
-                }
-                field::RECORD => {
-                    expect(f, wt, LEN)?;
-                    Value::Record(self.record(r.len_delimited()?, depth)?)
-                }
-                field::NIL => {
-                    expect(f, wt, VARINT)?;
-                    r.varint()?;
-                    Value::Nil
-                }
-                field::BIG_INTEGER => {
-                    expect(f, wt, LEN)?;
-                    let bytes = self.bytes(r.len_delimited()?)?;
-                    Value::BigInt(Arc::new(BigInt::from_signed_bytes_be(bytes)))
-                }
-                field::BYTES => {
-                    expect(f, wt, LEN)?;
-                    Value::Bytes(Arc::from(self.bytes(r.len_delimited()?)?))
-                }
-                field::UUID => {
-                    expect(f, wt, LEN)?;
-                    let bytes = r.len_delimited()?;
-                    let uuid = uuid::Uuid::from_slice(bytes)
-                        .map_err(|_| ValueErrorKind::InvalidUuidLength(bytes.len()))?;
-                    Value::Uuid(uuid)
-                }
-                field::INSTANT => {
-                    expect(f, wt, VARINT)?;
-                    Value::Instant(Instant::from_epoch_micros(r.varint()? as i64)?)
-                }
+                field::STRING..=field::INSTANT => self.scalar(f, wt, &mut r)?,
                 _ => {
                     r.skip(wt)?;
                     continue;
@@ -306,6 +229,92 @@ impl Decoder<'_> {
             }
         }
         out.ok_or_else(|| ValueErrorKind::MissingValue.into())
+    }
+
+    /// Decodes a compound value's body. Kept apart from [`Self::scalar`] so that the recursive
+    /// path (value, compound, entry, value, ...) carries small stack frames.
+    fn compound(&mut self, f: u32, body: &[u8], depth: usize) -> Result<Value, ValueError> {
+        Ok(match f {
+            field::MAP => Value::Map(self.map(body, depth)?),
+            field::RECORD => Value::Record(self.record(body, depth)?),
+            _ => {
+                let items = self.elements(body, depth)?;
+                match f {
+                    field::VECTOR => Value::Vector(Seq(items.into())),
+                    field::LIST => Value::List(Seq(items.into())),
+                    _ => Value::Set(set(items)?),
+                }
+            }
+        })
+    }
+
+    /// Decodes a value field without compound parts.
+    #[inline(never)]
+    fn scalar(&self, f: u32, wt: u8, r: &mut Reader<'_>) -> Result<Value, ValueError> {
+        Ok(match f {
+            field::STRING => {
+                expect(f, wt, LEN)?;
+                Value::String(self.string(r.len_delimited()?)?)
+            }
+            field::INT => {
+                expect(f, wt, VARINT)?;
+                Value::Int(r.varint()? as i64)
+            }
+            field::DOUBLE => {
+                expect(f, wt, I64)?;
+                Value::Double(f64::from_bits(r.fixed64()?))
+            }
+            field::BOOL => {
+                expect(f, wt, VARINT)?;
+                Value::Bool(r.varint()? != 0)
+            }
+            field::RATIO => {
+                expect(f, wt, LEN)?;
+                Value::Ratio(ratio(r.len_delimited()?)?)
+            }
+            field::KEYWORD => {
+                expect(f, wt, LEN)?;
+                let (ns, name) = self.named(r.len_delimited()?)?;
+                Value::Keyword(
+                    Keyword::new(Some(ns), name)
+                        .map_err(|source| ValueErrorKind::InvalidName { what: "keyword", source })?,
+                )
+            }
+            field::SYMBOL => {
+                expect(f, wt, LEN)?;
+                let (ns, name) = self.named(r.len_delimited()?)?;
+                Value::Symbol(
+                    Symbol::new(Some(ns), name)
+                        .map_err(|source| ValueErrorKind::InvalidName { what: "symbol", source })?,
+                )
+            }
+            field::NIL => {
+                expect(f, wt, VARINT)?;
+                r.varint()?;
+                Value::Nil
+            }
+            field::BIG_INTEGER => {
+                expect(f, wt, LEN)?;
+                let bytes = self.bytes(r.len_delimited()?)?;
+                Value::BigInt(Arc::new(BigInt::from_signed_bytes_be(bytes)))
+            }
+            field::BYTES => {
+                expect(f, wt, LEN)?;
+                Value::Bytes(Arc::from(self.bytes(r.len_delimited()?)?))
+            }
+            field::UUID => {
+                expect(f, wt, LEN)?;
+                let bytes = r.len_delimited()?;
+                let uuid = uuid::Uuid::from_slice(bytes)
+                    .map_err(|_| ValueErrorKind::InvalidUuidLength(bytes.len()))?;
+                Value::Uuid(uuid)
+            }
+            field::INSTANT => {
+                expect(f, wt, VARINT)?;
+                Value::Instant(Instant::from_epoch_micros(r.varint()? as i64)?)
+            }
+            _ => unreachable!("compound fields are decoded by `compound`"),
+        })
     }
 
     fn bytes<'b>(&self, bytes: &'b [u8]) -> Result<&'b [u8], ValueError> {

@@ -165,10 +165,11 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(Value::Map(self.map(depth)?))
             }
-            Some(b'"') => Ok(Value::String(Arc::from(self.string()?))),
+            Some(b'"') => Ok(Value::String(Arc::from(self.string(self.limits.max_string_bytes)?))),
             Some(b':') => {
                 self.pos += 1;
                 let text = self.token();
+                self.check_name_len(start, text)?;
                 Keyword::parse(text)
                     .map(Value::Keyword)
                     .map_err(|e| self.error(start, format!("invalid keyword :{text}: {e}")))
@@ -251,7 +252,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn string(&mut self) -> Result<String, EdnError> {
+    /// Names obey the string limit part by part, as on the wire (namespace and name).
+    fn check_name_len(&self, start: usize, text: &str) -> Result<(), EdnError> {
+        let (ns, name) = text.split_once('/').unwrap_or(("", text));
+        if ns.len().max(name.len()) > self.limits.max_string_bytes {
+            return Err(self.limit_error(start, Limit::StringBytes));
+        }
+        Ok(())
+    }
+
+    /// Reads a string literal of at most `max_len` bytes.
+    fn string(&mut self, max_len: usize) -> Result<String, EdnError> {
         let open = self.pos;
         self.pos += 1;
         let mut out = String::new();
@@ -262,7 +273,7 @@ impl<'a> Parser<'a> {
             };
             out.push_str(&rest[..i]);
             self.pos += i;
-            if out.len() > self.limits.max_string_bytes {
+            if out.len() > max_len {
                 return Err(self.limit_error(open, Limit::StringBytes));
             }
             if self.peek() == Some(b'"') {
@@ -317,13 +328,18 @@ impl<'a> Parser<'a> {
         u32::from_str_radix(digits, 16).map_err(|e| self.error(escape_at, e.to_string()))
     }
 
-    fn tagged_string(&mut self, tag: &str, depth: usize) -> Result<(usize, String), EdnError> {
+    fn tagged_string(
+        &mut self,
+        tag: &str,
+        depth: usize,
+        max_len: usize,
+    ) -> Result<(usize, String), EdnError> {
         self.skip_ws(depth)?;
         if self.peek() != Some(b'"') {
             return Err(self.error(self.pos, format!("#{tag} must be followed by a string")));
         }
         let at = self.pos;
-        Ok((at, self.string()?))
+        Ok((at, self.string(max_len)?))
     }
 
     fn dispatch(&mut self, depth: usize) -> Result<Value, EdnError> {
@@ -348,19 +364,21 @@ impl<'a> Parser<'a> {
         let tag = self.token();
         match tag {
             "uuid" => {
-                let (at, text) = self.tagged_string(tag, depth)?;
+                let (at, text) = self.tagged_string(tag, depth, 64)?;
                 uuid::Uuid::parse_str(&text)
                     .map(Value::Uuid)
                     .map_err(|e| self.error(at, format!("invalid #uuid: {e}")))
             }
             "inst" => {
-                let (at, text) = self.tagged_string(tag, depth)?;
+                let (at, text) = self.tagged_string(tag, depth, 64)?;
                 Instant::parse_rfc3339(&text)
                     .map(Value::Instant)
                     .map_err(|e| self.error(at, e))
             }
             "bytes" => {
-                let (at, text) = self.tagged_string(tag, depth)?;
+                // Base64 takes 4 characters per 3 bytes.
+                let max_text = self.limits.max_string_bytes.div_ceil(3).saturating_mul(4);
+                let (at, text) = self.tagged_string(tag, depth, max_text)?;
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(text.as_bytes())
                     .map_err(|e| self.error(at, format!("invalid #bytes base64: {e}")))?;
@@ -401,9 +419,11 @@ impl<'a> Parser<'a> {
             "nil" => Ok(Value::Nil),
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
-            _ => Symbol::parse(token)
+            _ => self.check_name_len(start, token).and_then(|()| {
+                Symbol::parse(token)
                 .map(Value::Symbol)
-                .map_err(|e| self.error(start, format!("invalid symbol {token}: {e}"))),
+                    .map_err(|e| self.error(start, format!("invalid symbol {token}: {e}")))
+            }),
         }
     }
 
