@@ -25,12 +25,16 @@ fn decode(bytes: &[u8]) -> Result<Value, Option<Limit>> {
 /// accept, or all refuse naming `limit`.
 fn all_paths_with(v: &Value, limits: &ValueLimits, expected: Result<(), Limit>) {
     let bytes = wire::encode(v);
-    let direct = wire::decode(&bytes, limits).map(drop).map_err(|e| e.exceeded_limit());
+    let direct = wire::decode(&bytes, limits)
+        .map(drop)
+        .map_err(|e| e.exceeded_limit());
     let via_prost = OoloiValue::decode(bytes.as_slice())
         .map_err(|e| panic!("prost refused: {e}"))
         .and_then(|m| Value::from_proto(m, limits).map_err(|e| e.exceeded_limit()))
         .map(drop);
-    let via_edn = edn::parse_with_limits(&edn::print(v), limits).map(drop).map_err(|e| e.limit);
+    let via_edn = edn::parse_with_limits(&edn::print(v), limits)
+        .map(drop)
+        .map_err(|e| e.limit);
     let expected = expected.map_err(Some);
     assert_eq!(direct, expected, "direct decoder");
     assert_eq!(via_prost, expected, "prost + conversion");
@@ -45,7 +49,9 @@ fn all_paths(v: &Value, expected: Result<(), Limit>) {
 /// of vectors) stops it before the default depth limit does.
 fn direct_and_edn(v: &Value, expected: Result<(), Limit>) {
     let direct = decode(&wire::encode(v)).map(drop);
-    let via_edn = edn::parse_with_limits(&edn::print(v), &DEFAULTS).map(drop).map_err(|e| e.limit);
+    let via_edn = edn::parse_with_limits(&edn::print(v), &DEFAULTS)
+        .map(drop)
+        .map_err(|e| e.limit);
     assert_eq!(direct, expected.map_err(Some), "direct decoder");
     assert_eq!(via_edn, expected.map_err(Some), "EDN");
 }
@@ -66,7 +72,10 @@ fn depth_at_the_limit_passes_and_one_past_is_refused() {
     direct_and_edn(&v, Ok(()));
     direct_and_edn(&Value::map([(v, Value::Nil)]), Err(Limit::Depth));
     // The conversion from prost's structs enforces the same limit (at a depth prost can read).
-    let shallow = ValueLimits { max_depth: 16, ..DEFAULTS };
+    let shallow = ValueLimits {
+        max_depth: 16,
+        ..DEFAULTS
+    };
     all_paths_with(&nested_vectors(16), &shallow, Ok(()));
     all_paths_with(&nested_vectors(17), &shallow, Err(Limit::Depth));
 }
@@ -75,7 +84,11 @@ fn depth_at_the_limit_passes_and_one_past_is_refused() {
 fn elements_per_collection_at_the_limit_pass_and_one_past_is_refused() {
     let ints = |n: i64| (0..n).map(Value::Int);
     for n in [100_000, 100_001] {
-        let expected = if n == 100_000 { Ok(()) } else { Err(Limit::CollectionElements) };
+        let expected = if n == 100_000 {
+            Ok(())
+        } else {
+            Err(Limit::CollectionElements)
+        };
         all_paths(&Value::vector(ints(n)), expected);
         all_paths(&Value::list(ints(n)), expected);
         all_paths(&Value::set(ints(n)), expected);
@@ -99,7 +112,10 @@ fn total_nodes_at_the_limit_pass_and_one_past_is_refused() {
 #[test]
 fn string_bytes_and_names_at_the_limit_pass_and_one_past_is_refused() {
     for (len, expected) in [(1 << 20, Ok(())), ((1 << 20) + 1, Err(Limit::StringBytes))] {
-        all_paths(&Value::string("é".repeat(len / 2) + &"x".repeat(len % 2)), expected);
+        all_paths(
+            &Value::string("é".repeat(len / 2) + &"x".repeat(len % 2)),
+            expected,
+        );
         all_paths(&Value::keyword(&"k".repeat(len)), expected);
         let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
         all_paths(&Value::Bytes(bytes.into()), expected);
@@ -128,10 +144,16 @@ fn message_bytes_at_the_limit_pass_and_one_byte_over_is_refused() {
     let over = message_of_exactly((16 << 20) + 1);
     assert_eq!(wire::encode(&at).len(), 16 << 20);
     assert_eq!(decode(&wire::encode(&at)).map(drop), Ok(()));
-    assert_eq!(decode(&wire::encode(&over)).map(drop), Err(Some(Limit::MessageBytes)));
+    assert_eq!(
+        decode(&wire::encode(&over)).map(drop),
+        Err(Some(Limit::MessageBytes))
+    );
     // EDN text obeys the same bound.
     let text_at = format!("\"{}\"", "t".repeat((16 << 20) - 2));
-    let small_strings = ValueLimits { max_string_bytes: 16 << 20, ..DEFAULTS };
+    let small_strings = ValueLimits {
+        max_string_bytes: 16 << 20,
+        ..DEFAULTS
+    };
     assert!(edn::parse_with_limits(&text_at, &small_strings).is_ok());
     let text_over = format!("\"{}\"", "t".repeat((16 << 20) - 1));
     let err = edn::parse_with_limits(&text_over, &small_strings).unwrap_err();
@@ -149,7 +171,9 @@ fn limits_are_configurable() {
     };
     let check = |text: &str| {
         let v = edn::parse(text).unwrap();
-        wire::decode(&wire::encode(&v), &tight).map(drop).map_err(|e| e.exceeded_limit().unwrap())
+        wire::decode(&wire::encode(&v), &tight)
+            .map(drop)
+            .map_err(|e| e.exceeded_limit().unwrap())
     };
     assert_eq!(check("[[1]]"), Ok(()));
     assert_eq!(check("[[[1]]]"), Err(Limit::Depth));
@@ -158,9 +182,19 @@ fn limits_are_configurable() {
     assert_eq!(check("\"abcd\""), Err(Limit::StringBytes));
     // Depth 3, 4 values, 2 elements, a 3-byte string: every limit met exactly.
     assert_eq!(check("[\"abc\" [\"\"]]"), Ok(()));
-    let many = ValueLimits { max_total_nodes: 1000, max_collection_elements: 1000, ..tight };
+    let many = ValueLimits {
+        max_total_nodes: 1000,
+        max_collection_elements: 1000,
+        ..tight
+    };
     let big = Value::vector((0..20).map(Value::Int));
-    let err = wire::decode(&wire::encode(&big), &ValueLimits { max_message_bytes: 10, ..many });
+    let err = wire::decode(
+        &wire::encode(&big),
+        &ValueLimits {
+            max_message_bytes: 10,
+            ..many
+        },
+    );
     assert_eq!(err.unwrap_err().exceeded_limit(), Some(Limit::MessageBytes));
 }
 
@@ -204,9 +238,16 @@ fn deeply_nested_bytes(levels: usize) -> Vec<u8> {
 fn protobuf_nested_100000_levels_is_refused_without_stack_overflow() {
     let bytes = deeply_nested_bytes(100_000);
     let (direct, max_configurable, via_prost) = on_small_stack(move || {
-        let direct = wire::decode(&bytes, &DEFAULTS).map(drop).map_err(|e| e.exceeded_limit());
-        let deepest = ValueLimits { max_depth: MAX_CONFIGURABLE_DEPTH, ..DEFAULTS };
-        let max_configurable = wire::decode(&bytes, &deepest).map(drop).map_err(|e| e.exceeded_limit());
+        let direct = wire::decode(&bytes, &DEFAULTS)
+            .map(drop)
+            .map_err(|e| e.exceeded_limit());
+        let deepest = ValueLimits {
+            max_depth: MAX_CONFIGURABLE_DEPTH,
+            ..DEFAULTS
+        };
+        let max_configurable = wire::decode(&bytes, &deepest)
+            .map(drop)
+            .map_err(|e| e.exceeded_limit());
         let via_prost = OoloiValue::decode(bytes.as_slice()).is_err();
         (direct, max_configurable, via_prost)
     });
@@ -267,5 +308,8 @@ fn every_operation_on_a_value_at_the_default_depth_limit_fits_a_2_mib_stack() {
 
 #[test]
 fn every_operation_at_the_largest_configurable_depth_fits_a_2_mib_stack() {
-    every_operation_at_depth(ValueLimits { max_depth: MAX_CONFIGURABLE_DEPTH, ..DEFAULTS });
+    every_operation_at_depth(ValueLimits {
+        max_depth: MAX_CONFIGURABLE_DEPTH,
+        ..DEFAULTS
+    });
 }

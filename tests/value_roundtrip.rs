@@ -5,8 +5,8 @@ mod support;
 
 use ooloi_server::proto::OoloiValue;
 use ooloi_server::value::{Value, ValueLimits, edn, wire};
-use prost::Message;
 use proptest::prelude::*;
+use prost::Message;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

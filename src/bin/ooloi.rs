@@ -24,7 +24,7 @@ fn read_arg(arg: &str) -> Result<String, String> {
 
 fn from_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("hex input has an odd number of digits".into());
     }
     digits

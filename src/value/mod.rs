@@ -226,6 +226,11 @@ macro_rules! named_impl {
                 }
             }
 
+            /// True when both share storage (then they are certainly equal).
+            pub fn ptr_eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0)
+            }
+
             /// The full text without the sigil: `name` or `ns/name`.
             pub fn as_str(&self) -> &str {
                 &self.0

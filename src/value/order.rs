@@ -47,6 +47,7 @@ impl Ord for Value {
             (Double(a), Double(b)) => canonical_double(*a).total_cmp(&canonical_double(*b)),
             (Ratio(a), Ratio(b)) => a.cmp(b),
             (String(a), String(b)) => a.cmp(b),
+            (Keyword(a), Keyword(b)) if a.ptr_eq(b) => Ordering::Equal,
             (Keyword(a), Keyword(b)) => cmp_named(a.as_str(), b.as_str()),
             (Symbol(a), Symbol(b)) => cmp_named(a.as_str(), b.as_str()),
             (Bytes(a), Bytes(b)) => a.cmp(b),

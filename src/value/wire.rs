@@ -18,9 +18,10 @@ use std::sync::Arc;
 use num_bigint::BigInt;
 
 use super::map::{Duplicate, sort_unique_entries, sort_unique_values};
+use super::names::check_record_type_name;
 use super::{
-    Instant, Keyword, Limit, Ratio, Record, Seq, Symbol, Value, ValueError, ValueErrorKind,
-    ValueLimits, ValueMap, ValueSet, edn,
+    Instant, Keyword, Limit, Ratio, Record, RecordData, Seq, Symbol, Value, ValueError,
+    ValueErrorKind, ValueLimits, ValueMap, ValueSet, edn,
 };
 
 const VARINT: u8 = 0;
@@ -57,7 +58,12 @@ pub fn decode(bytes: &[u8], limits: &ValueLimits) -> Result<Value, ValueError> {
             limits.max_message_bytes,
         ));
     }
-    Decoder { limits, nodes: 0 }.value(bytes, 1)
+    Decoder {
+        limits,
+        nodes: 0,
+        names: NameCache::default(),
+    }
+    .value(bytes, 1)
 }
 
 /// Encodes `value` as the bytes of one `OoloiValue` message.
@@ -192,13 +198,40 @@ pub(crate) fn duplicate_error(
     }
 }
 
-struct Decoder<'l> {
-    limits: &'l ValueLimits,
-    nodes: usize,
+/// Names seen earlier in the same message, keyed by their encoded bytes. Real payloads repeat a
+/// handful of keywords and record types thousands of times (every pitch has `:duration`); the
+/// cache turns each repeat into a comparison of a few bytes and a reference-count increment,
+/// instead of UTF-8 and naming-rule checks and an allocation. A short list beats a hash map at
+/// this size; once full, further names are decoded without caching.
+#[derive(Default)]
+struct NameCache<'a> {
+    keywords: Vec<(&'a [u8], Keyword)>,
+    record_types: Vec<(&'a [u8], Arc<str>)>,
 }
 
-impl Decoder<'_> {
-    fn value(&mut self, body: &[u8], depth: usize) -> Result<Value, ValueError> {
+const NAME_CACHE_CAPACITY: usize = 32;
+
+fn cached<T: Clone>(cache: &[(&[u8], T)], key: &[u8]) -> Option<T> {
+    cache
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.clone())
+}
+
+fn remember<'a, T>(cache: &mut Vec<(&'a [u8], T)>, key: &'a [u8], value: T) {
+    if cache.len() < NAME_CACHE_CAPACITY {
+        cache.push((key, value));
+    }
+}
+
+struct Decoder<'l, 'a> {
+    limits: &'l ValueLimits,
+    nodes: usize,
+    names: NameCache<'a>,
+}
+
+impl<'a> Decoder<'_, 'a> {
+    fn value(&mut self, body: &'a [u8], depth: usize) -> Result<Value, ValueError> {
         if depth > self.limits.max_depth {
             return Err(ValueError::limit(Limit::Depth, self.limits.max_depth));
         }
@@ -233,7 +266,7 @@ impl Decoder<'_> {
 
     /// Decodes a compound value's body. Kept apart from [`Self::scalar`] so that the recursive
     /// path (value, compound, entry, value, ...) carries small stack frames.
-    fn compound(&mut self, f: u32, body: &[u8], depth: usize) -> Result<Value, ValueError> {
+    fn compound(&mut self, f: u32, body: &'a [u8], depth: usize) -> Result<Value, ValueError> {
         Ok(match f {
             field::MAP => Value::Map(self.map(body, depth)?),
             field::RECORD => Value::Record(self.record(body, depth)?),
@@ -250,7 +283,7 @@ impl Decoder<'_> {
 
     /// Decodes a value field without compound parts.
     #[inline(never)]
-    fn scalar(&self, f: u32, wt: u8, r: &mut Reader<'_>) -> Result<Value, ValueError> {
+    fn scalar(&mut self, f: u32, wt: u8, r: &mut Reader<'a>) -> Result<Value, ValueError> {
         Ok(match f {
             field::STRING => {
                 expect(f, wt, LEN)?;
@@ -274,19 +307,28 @@ impl Decoder<'_> {
             }
             field::KEYWORD => {
                 expect(f, wt, LEN)?;
-                let (ns, name) = self.named(r.len_delimited()?)?;
-                Value::Keyword(
-                    Keyword::new(Some(ns), name)
-                        .map_err(|source| ValueErrorKind::InvalidName { what: "keyword", source })?,
-                )
+                let body = r.len_delimited()?;
+                if let Some(k) = cached(&self.names.keywords, body) {
+                    return Ok(Value::Keyword(k));
+                }
+                let (ns, name) = self.named(body)?;
+                let k =
+                    Keyword::new(Some(ns), name).map_err(|source| ValueErrorKind::InvalidName {
+                        what: "keyword",
+                        source,
+                    })?;
+                remember(&mut self.names.keywords, body, k.clone());
+                Value::Keyword(k)
             }
             field::SYMBOL => {
                 expect(f, wt, LEN)?;
                 let (ns, name) = self.named(r.len_delimited()?)?;
-                Value::Symbol(
-                    Symbol::new(Some(ns), name)
-                        .map_err(|source| ValueErrorKind::InvalidName { what: "symbol", source })?,
-                )
+                Value::Symbol(Symbol::new(Some(ns), name).map_err(|source| {
+                    ValueErrorKind::InvalidName {
+                        what: "symbol",
+                        source,
+                    }
+                })?)
             }
             field::NIL => {
                 expect(f, wt, VARINT)?;
@@ -354,7 +396,7 @@ impl Decoder<'_> {
     }
 
     /// Reads the repeated `elements` (field 1) of a vector, set or list body.
-    fn elements(&mut self, body: &[u8], depth: usize) -> Result<Vec<Value>, ValueError> {
+    fn elements(&mut self, body: &'a [u8], depth: usize) -> Result<Vec<Value>, ValueError> {
         let mut items = Vec::new();
         let mut r = Reader { buf: body };
         while !r.is_empty() {
@@ -381,7 +423,7 @@ impl Decoder<'_> {
     }
 
     /// Reads an `OoloiMap` body.
-    fn map(&mut self, body: &[u8], depth: usize) -> Result<ValueMap, ValueError> {
+    fn map(&mut self, body: &'a [u8], depth: usize) -> Result<ValueMap, ValueError> {
         let mut entries = Vec::new();
         let mut r = Reader { buf: body };
         while !r.is_empty() {
@@ -411,7 +453,7 @@ impl Decoder<'_> {
     }
 
     /// Reads an `OoloiMapEntry` body; its key and value sit at `depth`.
-    fn entry(&mut self, body: &[u8], depth: usize) -> Result<(Value, Value), ValueError> {
+    fn entry(&mut self, body: &'a [u8], depth: usize) -> Result<(Value, Value), ValueError> {
         let (mut key, mut value) = (None, None);
         let mut r = Reader { buf: body };
         while !r.is_empty() {
@@ -443,7 +485,7 @@ impl Decoder<'_> {
     }
 
     /// Reads an `OoloiDefrecord` body.
-    fn record(&mut self, body: &[u8], depth: usize) -> Result<Record, ValueError> {
+    fn record(&mut self, body: &'a [u8], depth: usize) -> Result<Record, ValueError> {
         let mut type_name = None;
         let mut fields = None;
         let mut r = Reader { buf: body };
@@ -452,10 +494,11 @@ impl Decoder<'_> {
             match f {
                 1 => {
                     expect(f, wt, LEN)?;
-                    let name = self
-                        .str(r.len_delimited()?)
-                        .map_err(|e| e.at_field("type_name"))?;
-                    type_name = Some(name);
+                    let name = r.len_delimited()?;
+                    type_name = Some(
+                        self.record_type(name)
+                            .map_err(|e| e.at_field("type_name"))?,
+                    );
                 }
                 2 => {
                     expect(f, wt, LEN)?;
@@ -469,14 +512,31 @@ impl Decoder<'_> {
                 _ => r.skip(wt)?,
             }
         }
-        let type_name = type_name.unwrap_or("");
-        Record::new(type_name, fields.unwrap_or_default()).map_err(|source| {
+        let type_name = match type_name {
+            Some(name) => name,
+            None => self.record_type(&[]).map_err(|e| e.at_field("type_name"))?,
+        };
+        Ok(Record(Arc::new(RecordData {
+            type_name,
+            fields: fields.unwrap_or_default(),
+        })))
+    }
+
+    /// A checked record type name, from the cache when seen before in this message.
+    fn record_type(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, ValueError> {
+        if let Some(name) = cached(&self.names.record_types, bytes) {
+            return Ok(name);
+        }
+        let name = self.str(bytes)?;
+        check_record_type_name(name).map_err(|source| {
             ValueError::new(ValueErrorKind::InvalidName {
                 what: "record type name",
                 source,
             })
-            .at_field("type_name")
-        })
+        })?;
+        let name: Arc<str> = Arc::from(name);
+        remember(&mut self.names.record_types, bytes, name.clone());
+        Ok(name)
     }
 }
 
@@ -516,7 +576,7 @@ pub(crate) fn set(mut items: Vec<Value>) -> Result<ValueSet, ValueError> {
 
 fn varint_len(v: u64) -> usize {
     // 1 byte per started group of 7 bits; 0 takes one byte.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -15,15 +15,23 @@ fn namespace() -> impl Strategy<Value = Option<String>> {
 }
 
 pub fn keyword() -> impl Strategy<Value = Keyword> {
-    (namespace(), "[a-zA-Z0-9é*+!_'?<>=.$%&-][a-zA-Z0-9é*+!_'?<>=.$%&#-]{0,8}").prop_filter_map(
-        "keyword naming rules",
-        |(ns, name)| Keyword::new(ns.as_deref(), &name).ok(),
+    (
+        namespace(),
+        "[a-zA-Z0-9é*+!_'?<>=.$%&-][a-zA-Z0-9é*+!_'?<>=.$%&#-]{0,8}",
     )
+        .prop_filter_map("keyword naming rules", |(ns, name)| {
+            Keyword::new(ns.as_deref(), &name).ok()
+        })
 }
 
 pub fn symbol() -> impl Strategy<Value = Symbol> {
-    (namespace(), "[a-zA-Zé*!_?<>=$%&][a-zA-Z0-9é*+!_'?<>=.$%&#-]{0,8}")
-        .prop_filter_map("symbol naming rules", |(ns, name)| Symbol::new(ns.as_deref(), &name).ok())
+    (
+        namespace(),
+        "[a-zA-Zé*!_?<>=$%&][a-zA-Z0-9é*+!_'?<>=.$%&#-]{0,8}",
+    )
+        .prop_filter_map("symbol naming rules", |(ns, name)| {
+            Symbol::new(ns.as_deref(), &name).ok()
+        })
 }
 
 fn record_type_name() -> impl Strategy<Value = String> {
@@ -38,10 +46,18 @@ pub fn leaf() -> impl Strategy<Value = Value> {
         proptest::collection::vec(any::<u8>(), 0..24)
             .prop_map(|b| Value::from(BigInt::from_signed_bytes_be(&b))),
         any::<f64>().prop_map(Value::Double),
-        prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-0.0), Just(1e-300)]
-            .prop_map(Value::Double),
-        (any::<i64>(), any::<i64>())
-            .prop_filter_map("valid ratio", |(n, d)| Ratio::canonical(n, d).ok().map(Value::Ratio)),
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-0.0),
+            Just(1e-300)
+        ]
+        .prop_map(Value::Double),
+        (any::<i64>(), any::<i64>()).prop_filter_map("valid ratio", |(n, d)| Ratio::canonical(
+            n, d
+        )
+        .ok()
+        .map(Value::Ratio)),
         (-64i64..64, 1i64..64).prop_filter_map("valid ratio", |(n, d)| Value::ratio(n, d)),
         any::<String>().prop_map(Value::from),
         keyword().prop_map(Value::Keyword),
@@ -77,5 +93,10 @@ pub fn value() -> impl Strategy<Value = Value> {
 
 /// Runs `f` on a thread with a 2 MiB stack (the default for spawned threads, made explicit).
 pub fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new().stack_size(2 << 20).spawn(f).unwrap().join().unwrap()
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
 }

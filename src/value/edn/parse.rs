@@ -165,7 +165,9 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(Value::Map(self.map(depth)?))
             }
-            Some(b'"') => Ok(Value::String(Arc::from(self.string(self.limits.max_string_bytes)?))),
+            Some(b'"') => Ok(Value::String(Arc::from(
+                self.string(self.limits.max_string_bytes)?,
+            ))),
             Some(b':') => {
                 self.pos += 1;
                 let text = self.token();
@@ -221,7 +223,7 @@ impl<'a> Parser<'a> {
         let open = self.pos - 1;
         // A map of n entries has 2n forms: the limit counts entries.
         let (forms, offsets) = self.elements(b'}', depth, 2)?;
-        if forms.len() % 2 != 0 {
+        if !forms.len().is_multiple_of(2) {
             return Err(self.error(
                 open,
                 "a map needs an even number of forms (key value pairs)",
@@ -421,7 +423,7 @@ impl<'a> Parser<'a> {
             "false" => Ok(Value::Bool(false)),
             _ => self.check_name_len(start, token).and_then(|()| {
                 Symbol::parse(token)
-                .map(Value::Symbol)
+                    .map(Value::Symbol)
                     .map_err(|e| self.error(start, format!("invalid symbol {token}: {e}")))
             }),
         }

@@ -1,0 +1,45 @@
+//! The `ooloi` command-line client's value commands, run as a user would run them.
+
+use std::process::Command;
+
+fn ooloi(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().trim_end().to_owned();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn fmt_prints_canonical_edn() {
+    let (ok, out, _) = ooloi(&["fmt", "{:b 6/8 :a #{3 1 2}}"]);
+    assert!(ok);
+    assert_eq!(out, "{:a #{1 2 3}, :b 3/4}");
+}
+
+#[test]
+fn encode_then_decode_gives_the_value_back() {
+    let (ok, hex, _) = ooloi(&["encode", "[:ooloi.pitch/C4 3/4 nil]"]);
+    assert!(ok);
+    assert_eq!(&hex[..2], "4a", "a vector_val (field 9, length-delimited)");
+    let (ok, edn, _) = ooloi(&["decode", &hex]);
+    assert!(ok);
+    assert_eq!(edn, "[:ooloi.pitch/C4 3/4 nil]");
+}
+
+#[test]
+fn bad_input_fails_with_a_located_message() {
+    let (ok, _, err) = ooloi(&["fmt", "[1 2"]);
+    assert!(!ok);
+    assert!(
+        err.contains("line 1, column 1") && err.contains("unterminated"),
+        "{err}"
+    );
+    let (ok, _, err) = ooloi(&["decode", "2a0408011000"]);
+    assert!(!ok);
+    assert!(err.contains("zero denominator"), "{err}");
+    let (ok, _, err) = ooloi(&["frobnicate", "x"]);
+    assert!(!ok);
+    assert!(err.contains("usage"), "{err}");
+}
