@@ -8,6 +8,15 @@
 //! of [`order`], which makes equality and hashing order-independent, printing canonical and
 //! encoding deterministic. Values that enter from outside pass through a decoder that enforces
 //! [`ValueLimits`]; dropping a value never recurses, however deep it is.
+//!
+//! ```
+//! use ooloi_server::value::{Value, ValueLimits, edn, wire};
+//!
+//! let v = edn::parse(r#"{:note "C#4" :duration 6/8}"#).unwrap();
+//! assert_eq!(edn::print(&v), r#"{:duration 3/4, :note "C#4"}"#);
+//! let bytes = wire::encode(&v);
+//! assert_eq!(wire::decode(&bytes, &ValueLimits::default()).unwrap(), v);
+//! ```
 
 mod drop;
 pub mod edn;
