@@ -2,9 +2,11 @@
 //!
 //! Scores ("pieces") live in a software transactional memory; clients edit and watch them over
 //! gRPC and receive a stream of what changed. The crate is layered bottom-up: [`value`] is the
-//! unified value that crosses the wire, [`proto`] is the generated wire protocol. See
+//! unified value that crosses the wire, [`proto`] is the generated wire protocol, [`stm`] is the
+//! software transactional memory pieces live in. See
 //! `ARCHITECTURE.md` for the module map and the path a request takes.
 #![forbid(unsafe_code)]
 
 pub mod proto;
+pub mod stm;
 pub mod value;
