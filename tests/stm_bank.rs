@@ -28,10 +28,10 @@ impl Rng {
     }
 }
 
-fn scan(
-    tx_read: &mut impl FnMut(&Ref<i64>) -> Result<Arc<i64>, StmError>,
-    accounts: &[Ref<i64>],
-) -> Result<i64, StmError> {
+/// Reads one account in whatever kind of transaction the caller runs.
+type ReadAccount<'a> = dyn FnMut(&Ref<i64>) -> Result<Arc<i64>, StmError> + 'a;
+
+fn scan(tx_read: &mut ReadAccount<'_>, accounts: &[Ref<i64>]) -> Result<i64, StmError> {
     let mut sum = 0;
     for a in accounts {
         let balance = *tx_read(a)?;
