@@ -37,19 +37,25 @@ impl Pins {
 }
 
 /// A pinned snapshot stamp; unpins on drop.
-struct Pin<'s> {
+pub(crate) struct Pin<'s> {
     pins: &'s Pins,
     stamp: u64,
 }
 
 impl<'s> Pin<'s> {
-    fn take(shared: &'s Shared) -> Pin<'s> {
+    /// Pins the current commit stamp.
+    pub(crate) fn take(shared: &'s Shared) -> Pin<'s> {
         let pins = &shared.pins;
         pins.active.fetch_add(1, Ordering::SeqCst);
         let mut stamps = sync::lock(&pins.stamps);
         let stamp = shared.clock.load(Ordering::SeqCst);
         *stamps.entry(stamp).or_insert(0) += 1;
         Pin { pins, stamp }
+    }
+
+    /// The pinned stamp.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp
     }
 }
 
@@ -134,10 +140,10 @@ where
     F: FnMut(&mut Snapshot<'_>) -> Result<R, E>,
     E: From<StmError>,
 {
-    let mut pin = None;
+    let mut pin: Option<Pin<'_>> = None;
     for _attempt in 1..=shared.config.max_retries {
         let stamp = match &pin {
-            Some(Pin { stamp, .. }) => *stamp,
+            Some(p) => p.stamp(),
             None => shared.clock.load(Ordering::SeqCst),
         };
         let mut snapshot = Snapshot {

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 use super::reference::{AnyValue, ErasedRef, LOCKED, stamp_of};
-use super::snapshot::{check_same_stm, read_visible};
+use super::snapshot::{Pin, check_same_stm, read_visible};
 use super::sync::{self, Ordering};
 use super::{Ref, RetryCause, RetrySignal, Shared, StmError, ValidationError};
 
@@ -275,9 +275,18 @@ impl Tx<'_> {
         let mut held = Held {
             refs: Vec::with_capacity(self.writes.len()),
         };
+        // Locks are taken in id order, so waiting cannot deadlock. A transaction that read
+        // something gives up after a while (its reads are likely stale by then); one that only
+        // writes or commutes has nothing to go stale and waits as long as it takes, so blind
+        // writes and commutes never retry.
+        let wait_rounds = if self.reads.is_empty() {
+            u32::MAX
+        } else {
+            shared.config.lock_wait_rounds
+        };
         for entry in &self.writes {
             let r: &dyn ErasedRef = &*entry.r;
-            match Held::acquire(r, shared.config.lock_wait_rounds) {
+            match Held::acquire(r, wait_rounds) {
                 Some(word) => held.refs.push((r, word)),
                 None => return Err(CommitError::Retry(RetryCause::LockContention)),
             }
@@ -367,10 +376,19 @@ where
     E: From<StmError>,
 {
     let mut last_cause = RetryCause::Conflict;
+    let mut pin: Option<Pin<'_>> = None;
     for attempt in 1..=shared.config.max_retries {
+        // After a read miss, the next attempt runs on a pinned snapshot, which cannot miss.
+        if last_cause == RetryCause::ReadMiss && attempt > 1 {
+            drop(pin.take());
+            pin = Some(Pin::take(shared));
+        }
         let mut tx = Tx {
             shared,
-            snapshot: shared.clock.load(Ordering::SeqCst),
+            snapshot: match &pin {
+                Some(p) => p.stamp(),
+                None => shared.clock.load(Ordering::SeqCst),
+            },
             reads: Vec::new(),
             writes: Vec::new(),
             effects: Vec::new(),
