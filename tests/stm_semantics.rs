@@ -422,3 +422,28 @@ fn a_ref_of_another_stm_is_refused() {
     let foreign = b.create_ref(1);
     let _ = a.atomically(|tx| tx.read(&foreign).map(|v| *v));
 }
+
+#[test]
+fn a_conflict_after_a_pinned_retry_takes_a_fresh_snapshot() {
+    let stm = Stm::new(StmConfig { initial_history: 1, max_retries: 50, ..StmConfig::default() });
+    let a = stm.create_ref(0u64);
+    let mut attempts = 0;
+    let outcome: Result<(), StmError> = stm.atomically(|tx| {
+        attempts += 1;
+        if attempts == 1 {
+            // A newer version evicts the one at this snapshot: the read misses, and the next
+            // attempt runs pinned.
+            stm.atomically(|other| other.alter(&a, |v| v + 1)).unwrap();
+        }
+        let v = *tx.read(&a)?;
+        if attempts == 2 {
+            // A commit after the pin: the pinned attempt conflicts at commit.
+            stm.atomically(|other| other.alter(&a, |v| v + 1)).unwrap();
+        }
+        tx.write(&a, v + 10);
+        Ok(())
+    });
+    assert_eq!(outcome, Ok(()), "after {attempts} attempts");
+    assert_eq!(attempts, 3, "miss, conflict, then commit on a fresh snapshot");
+    assert_eq!(*a.current(), 12);
+}

@@ -34,6 +34,8 @@
 //! - **Panics.** A panic in a transaction body, a commute function or a validator leaves no
 //!   writes, no held locks and no poisoned state; the panic continues to the caller.
 
+#[cfg(test)]
+mod checker;
 mod reference;
 mod snapshot;
 mod stats;

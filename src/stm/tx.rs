@@ -379,8 +379,9 @@ where
     let mut pin: Option<Pin<'_>> = None;
     for attempt in 1..=shared.config.max_retries {
         // After a read miss, the next attempt runs on a pinned snapshot, which cannot miss.
+        // Any other retry takes a fresh snapshot: an old pinned one would conflict forever.
+        drop(pin.take());
         if last_cause == RetryCause::ReadMiss && attempt > 1 {
-            drop(pin.take());
             pin = Some(Pin::take(shared));
         }
         let mut tx = Tx {
