@@ -425,7 +425,11 @@ fn a_ref_of_another_stm_is_refused() {
 
 #[test]
 fn a_conflict_after_a_pinned_retry_takes_a_fresh_snapshot() {
-    let stm = Stm::new(StmConfig { initial_history: 1, max_retries: 50, ..StmConfig::default() });
+    let stm = Stm::new(StmConfig {
+        initial_history: 1,
+        max_retries: 50,
+        ..StmConfig::default()
+    });
     let a = stm.create_ref(0u64);
     let mut attempts = 0;
     let outcome: Result<(), StmError> = stm.atomically(|tx| {
@@ -444,6 +448,9 @@ fn a_conflict_after_a_pinned_retry_takes_a_fresh_snapshot() {
         Ok(())
     });
     assert_eq!(outcome, Ok(()), "after {attempts} attempts");
-    assert_eq!(attempts, 3, "miss, conflict, then commit on a fresh snapshot");
+    assert_eq!(
+        attempts, 3,
+        "miss, conflict, then commit on a fresh snapshot"
+    );
     assert_eq!(*a.current(), 12);
 }
