@@ -454,3 +454,35 @@ fn a_conflict_after_a_pinned_retry_takes_a_fresh_snapshot() {
     );
     assert_eq!(*a.current(), 12);
 }
+
+#[test]
+fn an_effect_that_commits_to_its_own_ref_runs_that_commits_effects_right_after() {
+    let stm = Stm::default();
+    let r = stm.create_ref(0u64);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    r.add_watch("log", move |old, new, _| {
+        l.lock().unwrap().push((**old, **new))
+    });
+    let (stm2, r2, log2) = (stm.clone(), r.clone(), log.clone());
+    stm.atomically(|tx| {
+        tx.write(&r, 1);
+        let (stm3, r3, log3) = (stm2.clone(), r2.clone(), log2.clone());
+        tx.on_commit(move || {
+            // Returns at once: the nested commit's effects wait for this effect to finish.
+            stm3.atomically(|tx| {
+                tx.write(&r3, 2);
+                Ok::<_, StmError>(())
+            })
+            .unwrap();
+            log3.lock().unwrap().push((100, 100));
+        });
+        Ok::<_, StmError>(())
+    })
+    .unwrap();
+    assert_eq!(*r.current(), 2);
+    assert_eq!(*log.lock().unwrap(), [(0, 1), (100, 100), (1, 2)]);
+    // Later writers of the ref are not stuck behind it.
+    stm.atomically(|tx| tx.alter(&r, |v| v + 1)).unwrap();
+    assert_eq!(*r.current(), 3);
+}

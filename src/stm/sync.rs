@@ -13,6 +13,11 @@ pub(crate) use shuttle::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(feature = "shuttle")]
 pub(crate) use shuttle::sync::{Mutex, MutexGuard, RwLock};
 
+#[cfg(feature = "shuttle")]
+pub(crate) use shuttle::thread_local;
+#[cfg(not(feature = "shuttle"))]
+pub(crate) use std::thread_local;
+
 /// Locks a mutex, ignoring poisoning. The STM never leaves the data behind its mutexes
 /// half-updated when user code panics (user code never runs while one is held), so a poisoned
 /// lock still guards consistent data.

@@ -9,6 +9,7 @@
 //! its effects, run watches and `on_commit` effects, and mark this commit's effects done. A guard
 //! releases the locks unchanged if anything fails or panics before installation.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
@@ -237,12 +238,12 @@ impl Drop for Held<'_> {
 
 /// After commit: waits for earlier commits' effects on the same refs, then marks this commit's
 /// effects done on drop (also if an effect panics), so later commits never wait forever.
-struct EffectTurn<'a> {
-    refs: Vec<(&'a dyn ErasedRef, u64)>,
+struct EffectTurn {
+    refs: Vec<(Arc<dyn ErasedRef>, u64)>,
     stamp: u64,
 }
 
-impl EffectTurn<'_> {
+impl EffectTurn {
     fn wait(&self) {
         for (r, prev_stamp) in &self.refs {
             let mut round = 0;
@@ -254,11 +255,50 @@ impl EffectTurn<'_> {
     }
 }
 
-impl Drop for EffectTurn<'_> {
+impl Drop for EffectTurn {
     fn drop(&mut self) {
         for (r, _) in &self.refs {
             r.effects_done().store(self.stamp, Ordering::Release);
         }
+    }
+}
+
+type EffectJob = Box<dyn FnOnce() + Send>;
+
+sync::thread_local! {
+    /// Commits made by effects running on this thread, waiting for those effects to finish.
+    /// `None` when no effects are running here.
+    static DEFERRED: std::cell::RefCell<Option<VecDeque<(EffectTurn, EffectJob)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs a commit's watches and effects in its turn. A commit made by an effect (on the same
+/// thread) would otherwise wait for its own caller's turn to end: it is queued instead and runs
+/// right after the effect that made it, still in commit order per ref. The first panic of any
+/// effect continues once the queue is empty.
+fn run_in_turn(turn: EffectTurn, job: EffectJob) {
+    let nested = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+        Some(queue) => {
+            queue.push_back((turn, job));
+            None
+        }
+        None => Some((turn, job)),
+    });
+    let Some(first) = nested else { return };
+    DEFERRED.with(|d| *d.borrow_mut() = Some(VecDeque::new()));
+    let mut first_panic = None;
+    let mut next = Some(first);
+    while let Some((turn, job)) = next {
+        turn.wait();
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(job)) {
+            first_panic.get_or_insert(panic);
+        }
+        drop(turn);
+        next = DEFERRED.with(|d| d.borrow_mut().as_mut().and_then(VecDeque::pop_front));
+    }
+    DEFERRED.with(|d| *d.borrow_mut() = None);
+    if let Some(panic) = first_panic {
+        resume_unwind(panic);
     }
 }
 
@@ -338,22 +378,27 @@ impl Tx<'_> {
                 .writes
                 .iter()
                 .zip(&previous)
-                .map(|(e, (s, _))| (&*e.r, *s))
+                .map(|(e, (s, _))| (e.r.clone(), *s))
                 .collect(),
             stamp,
         };
-        turn.wait();
         let effects = std::mem::take(&mut self.effects);
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            for ((entry, value), (_, old)) in self.writes.iter().zip(&new_values).zip(&previous) {
-                entry.r.run_watches(old, value, stamp);
-            }
-            run_effects(effects);
-        }));
-        drop(turn);
-        if let Err(panic) = outcome {
-            resume_unwind(panic);
-        }
+        let watched: Vec<_> = self
+            .writes
+            .iter()
+            .zip(new_values)
+            .zip(previous)
+            .map(|((entry, new), (_, old))| (entry.r.clone(), old, new))
+            .collect();
+        run_in_turn(
+            turn,
+            Box::new(move || {
+                for (r, old, new) in &watched {
+                    r.run_watches(old, new, stamp);
+                }
+                run_effects(effects);
+            }),
+        );
         Ok(())
     }
 }
