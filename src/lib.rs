@@ -7,6 +7,9 @@
 //! `ARCHITECTURE.md` for the module map and the path a request takes.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod error;
+pub mod model;
 pub mod proto;
 pub mod stm;
 pub mod value;

@@ -247,6 +247,8 @@ pub(crate) trait ErasedRef: Send + Sync {
     fn install(&self, stamp: u64, value: AnyValue, pins: &[u64]) -> (u64, AnyValue);
     fn effects_done(&self) -> &AtomicU64;
     fn run_watches(&self, old: &AnyValue, new: &AnyValue, stamp: u64);
+    /// True if the ref has watches (checked at commit to skip the effect turn).
+    fn has_watches(&self) -> bool;
     /// Raises the history capacity by one, up to the maximum; true if it grew.
     fn grow_history(&self) -> bool;
 }
@@ -301,6 +303,10 @@ impl<T: Send + Sync + 'static> ErasedRef for RefCore<T> {
         for (_, watch) in &watches {
             watch(&old, &new, stamp);
         }
+    }
+
+    fn has_watches(&self) -> bool {
+        sync::read(&self.watches, |w| !w.is_empty())
     }
 
     fn grow_history(&self) -> bool {

@@ -35,8 +35,8 @@ pub(crate) fn write<T, R>(l: &RwLock<T>, f: impl FnOnce(&mut T) -> R) -> R {
     f(&mut l.write().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
-/// One step of waiting for another thread: a CPU spin hint for the first rounds, then a yield
-/// of the time slice (always a yield under shuttle, where it is the scheduling point).
+/// One step of waiting for another thread: a few CPU spin hints for the first rounds, then a
+/// yield of the time slice (always a yield under shuttle, where it is the scheduling point).
 pub(crate) fn pause(round: u32) {
     #[cfg(feature = "shuttle")]
     {
@@ -45,8 +45,10 @@ pub(crate) fn pause(round: u32) {
     }
     #[cfg(not(feature = "shuttle"))]
     {
-        if round < 16 {
-            for _ in 0..(1u32 << round.min(6)) {
+        // About 60 spin hints in all (a PAUSE can take 30+ ns), then yield: a waiter must not
+        // burn a time slice that the thread it waits for could use.
+        if round < 6 {
+            for _ in 0..(1u32 << round) {
                 std::hint::spin_loop();
             }
         } else {

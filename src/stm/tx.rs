@@ -370,8 +370,23 @@ impl Tx<'_> {
         for (entry, value) in self.writes.iter().zip(&new_values) {
             previous.push(entry.r.install(stamp, value.clone(), &pins));
         }
+        // Nothing to run after this commit: mark its effects done while the locks are still
+        // held, provided every earlier commit on these refs is done, so that the next
+        // committer on these refs never waits for this thread.
+        let quiet = self.effects.is_empty()
+            && self.writes.iter().zip(&previous).all(|(e, (prev, _))| {
+                !e.r.has_watches() && e.r.effects_done().load(Ordering::Acquire) == *prev
+            });
+        if quiet {
+            for e in &self.writes {
+                e.r.effects_done().store(stamp, Ordering::Release);
+            }
+        }
         held.release_with(stamp);
         shared.counters.commit(false);
+        if quiet {
+            return Ok(());
+        }
 
         let turn = EffectTurn {
             refs: self

@@ -61,6 +61,9 @@ pub(crate) fn sort_unique_values(items: &mut Vec<Value>) -> Result<(), Duplicate
 
 /// Sorts by `key` and keeps the last of each run of equal keys.
 fn sort_last_wins<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &Value) {
+    if items.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return;
+    }
     // A stable sort keeps equal keys in input order; reverse so the last occurrence comes
     // first in its run, then keep the first of each run.
     items.reverse();
@@ -68,10 +71,16 @@ fn sort_last_wins<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &Value) {
     items.dedup_by(|later, earlier| key(later) == key(earlier));
 }
 
+thread_local! {
+    /// One empty map per thread: entities of a score mostly have no extra attributes, and an
+    /// empty `Arc<[T]>` still allocates its counts.
+    static EMPTY_MAP: Arc<[(Value, Value)]> = Arc::from(Vec::new());
+}
+
 impl ValueMap {
-    /// The empty map.
+    /// The empty map (shared storage; no allocation).
     pub fn new() -> Self {
-        ValueMap(Arc::from(Vec::new()))
+        ValueMap(EMPTY_MAP.with(Arc::clone))
     }
 
     /// Builds a map, refusing a key that occurs twice.
@@ -137,6 +146,9 @@ impl FromIterator<(Value, Value)> for ValueMap {
     /// Collects entries; a repeated key keeps its last value.
     fn from_iter<I: IntoIterator<Item = (Value, Value)>>(iter: I) -> Self {
         let mut entries: Vec<_> = iter.into_iter().collect();
+        if entries.is_empty() {
+            return ValueMap::new();
+        }
         sort_last_wins(&mut entries, |(k, _)| k);
         ValueMap(entries.into())
     }

@@ -274,7 +274,64 @@ pub(crate) struct RecordData {
     pub(crate) fields: ValueMap,
 }
 
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.type_name() == other.type_name() && self.fields() == other.fields())
+    }
+}
+
+impl Eq for Record {}
+
+thread_local! {
+    /// Keywords and record type names named by `&'static str` in code, checked and allocated
+    /// once per thread: building a value for every pitch of a score would otherwise allocate
+    /// `:duration` and `ooloi...Pitch` once per pitch.
+    static STATIC_KEYWORDS: std::cell::RefCell<std::collections::HashMap<&'static str, Keyword>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static STATIC_TYPE_NAMES: std::cell::RefCell<std::collections::HashMap<&'static str, Arc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+impl Keyword {
+    /// The keyword `text` (no colon), for names fixed in code; shared storage per thread.
+    ///
+    /// # Panics
+    /// When the text breaks the naming rules (a bug in the calling code).
+    pub fn from_static(text: &'static str) -> Keyword {
+        STATIC_KEYWORDS.with(|cache| {
+            cache
+                .borrow_mut()
+                .entry(text)
+                .or_insert_with(|| match Keyword::parse(text) {
+                    Ok(k) => k,
+                    Err(e) => panic!("invalid keyword literal {text:?}: {e}"),
+                })
+                .clone()
+        })
+    }
+}
+
 impl Record {
+    /// Builds a record whose type name is fixed in code; the name is checked and allocated
+    /// once per thread.
+    ///
+    /// # Panics
+    /// When the type name breaks the naming rules (a bug in the calling code).
+    pub fn from_static(type_name: &'static str, fields: ValueMap) -> Record {
+        let type_name = STATIC_TYPE_NAMES.with(|cache| {
+            cache
+                .borrow_mut()
+                .entry(type_name)
+                .or_insert_with(|| match names::check_record_type_name(type_name) {
+                    Ok(()) => Arc::from(type_name),
+                    Err(e) => panic!("invalid record type name {type_name:?}: {e}"),
+                })
+                .clone()
+        });
+        Record(Arc::new(RecordData { type_name, fields }))
+    }
+
     /// Builds a record, checking the type name (see [`NameError`]).
     pub fn new(type_name: &str, fields: ValueMap) -> Result<Self, NameError> {
         names::check_record_type_name(type_name)?;

@@ -25,6 +25,10 @@ fn split_named(text: &str) -> (Option<&str>, &str) {
 }
 
 fn cmp_named(a: &str, b: &str) -> Ordering {
+    // Most names have no namespace: compare the bytes and look for '/' only when needed.
+    if !a.as_bytes().contains(&b'/') && !b.as_bytes().contains(&b'/') {
+        return a.cmp(b);
+    }
     split_named(a).cmp(&split_named(b))
 }
 

@@ -1,6 +1,8 @@
 //! Shared test support: proptest strategies that generate arbitrary values of every kind,
-//! nested, with names that follow the naming rules.
+//! nested, with names that follow the naming rules; and, in [`api`], helpers for the API tests.
 #![allow(dead_code)]
+
+pub mod api;
 
 use num_bigint::BigInt;
 use ooloi_server::value::{Instant, Keyword, Ratio, Record, Symbol, Value, ValueMap};

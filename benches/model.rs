@@ -1,0 +1,278 @@
+//! The model benchmarks: Ooloi's benchmark piece (1000 measures x 20 instruments x 1 staff x
+//! 1 voice x 8 items = 160,000 items) generated and fully traversed, its memory per item, and
+//! single-item `set-item` calls through the method API on that piece, on 1 and 2 threads.
+//! Baseline in the same run: the same items in plain nested `Vec`s of plain structs (what the
+//! persistent structure costs over the simplest possible layout).
+//!
+//! Run: `cargo bench --bench model` (add `-- --quick` for a short smoke run). Prints a table of
+//! medians over repeated runs. `-- --profile-set-item` runs only the 1-thread `set-item` loop for
+//! 3 s, for `perf record`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ooloi_server::api::{Api, NullSink, Principal};
+use ooloi_server::model::cowvec::CowVec;
+use ooloi_server::model::entity::{Instrument, Item, Measure, Musician, Pitch, Staff, Voice};
+use ooloi_server::model::pitch::Note;
+use ooloi_server::model::{EntityId, Piece, PieceId, ToValue};
+use ooloi_server::stm::StmConfig;
+use ooloi_server::value::{Value, ValueMap, ratio};
+
+const MEASURES: usize = 1000;
+const INSTRUMENTS: usize = 20;
+const ITEMS: usize = 8;
+
+fn notes() -> Vec<Note> {
+    ["C4", "D4", "E4", "F#4", "G4", "A4", "Bb4", "C5"]
+        .iter()
+        .map(|n| n.parse().expect("valid"))
+        .collect()
+}
+
+fn generate() -> Piece {
+    let notes = notes();
+    let eighth = ratio(1, 8);
+    let voice = |m: usize| Voice {
+        attrs: ValueMap::new(),
+        items: (0..ITEMS)
+            .map(|i| {
+                Item::Pitch(Pitch {
+                    note: notes[(i + m) % notes.len()],
+                    duration: eighth,
+                    attachments: CowVec::new(),
+                    attrs: ValueMap::new(),
+                })
+            })
+            .collect(),
+    };
+    let staff = || Staff {
+        id: EntityId::mint(),
+        attrs: ValueMap::new(),
+        measures: (0..MEASURES)
+            .map(|m| Measure {
+                attrs: ValueMap::new(),
+                voices: CowVec::unit(voice(m)),
+            })
+            .collect(),
+    };
+    let mut piece = Piece::new(PieceId::mint(), "Benchmark piece");
+    piece.musicians = (0..INSTRUMENTS)
+        .map(|_| Musician {
+            id: EntityId::mint(),
+            attrs: ValueMap::new(),
+            instruments: CowVec::unit(Instrument {
+                id: EntityId::mint(),
+                attrs: ValueMap::new(),
+                staves: CowVec::unit(staff()),
+            }),
+        })
+        .collect();
+    piece
+}
+
+/// Visits every item; returns how many and the total duration (so nothing is optimised away).
+fn traverse(piece: &Piece) -> (usize, i64) {
+    let (mut count, mut eighths) = (0, 0);
+    for m in piece.musicians.iter() {
+        for i in m.instruments.iter() {
+            for s in i.staves.iter() {
+                for measure in s.measures.iter() {
+                    for v in measure.voices.iter() {
+                        for item in v.items.iter() {
+                            count += 1;
+                            if let Item::Pitch(p) = item {
+                                eighths += p.duration.numerator() * 8 / p.duration.denominator();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (count, eighths)
+}
+
+/// The baseline: the same shape in plain nested vectors.
+struct PlainPitch {
+    note: Note,
+    duration: (i64, i64),
+}
+
+fn generate_plain() -> Vec<Vec<Vec<PlainPitch>>> {
+    let notes = notes();
+    (0..INSTRUMENTS)
+        .map(|_| {
+            (0..MEASURES)
+                .map(|m| {
+                    (0..ITEMS)
+                        .map(|i| PlainPitch {
+                            note: notes[(i + m) % notes.len()],
+                            duration: (1, 8),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn traverse_plain(plain: &[Vec<Vec<PlainPitch>>]) -> (usize, i64) {
+    let (mut count, mut eighths) = (0, 0);
+    for staff in plain {
+        for measure in staff {
+            for p in measure {
+                count += 1;
+                eighths += p.duration.0 * 8 / p.duration.1;
+                black_box(&p.note);
+            }
+        }
+    }
+    (count, eighths)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                black_box(f());
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// `set-item` calls per second over `threads` threads for `duration`, each thread writing its
+/// own staff (so calls conflict only through the piece ref they share).
+fn set_item_rate(api: &Api, pid: PieceId, threads: usize, duration: Duration) -> (f64, u64) {
+    let principal = Principal::local();
+    let notes = notes();
+    let calls = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (api, principal, notes) = (api.clone(), principal.clone(), notes.clone());
+                s.spawn(move || {
+                    let pitch = |i: usize| {
+                        Item::Pitch(Pitch {
+                            note: notes[i % notes.len()],
+                            duration: ratio(1, 8),
+                            attachments: CowVec::new(),
+                            attrs: ValueMap::new(),
+                        })
+                        .to_value()
+                    };
+                    let items: Vec<Value> = (0..notes.len()).map(pitch).collect();
+                    let pid = Value::string(pid.to_string());
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < duration {
+                        for _ in 0..256 {
+                            let (measure, item) = ((n as usize * 7) % MEASURES, n as usize % ITEMS);
+                            let params = Value::vector([
+                                Value::vector([
+                                    Value::keyword("m"),
+                                    Value::Int(t as i64),
+                                    Value::Int(0),
+                                    Value::Int(0),
+                                    Value::Int(measure as i64),
+                                    Value::Int(0),
+                                ]),
+                                pid.clone(),
+                                Value::Int(item as i64),
+                                items[(n as usize / 3) % items.len()].clone(),
+                            ]);
+                            api.execute(&principal, "set-item", &params)
+                                .expect("set-item succeeds");
+                            n += 1;
+                        }
+                    }
+                    (n, start.elapsed())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect::<Vec<_>>()
+    });
+    let total: u64 = calls.iter().map(|(n, _)| n).sum();
+    let secs = calls
+        .iter()
+        .map(|(_, d)| d.as_secs_f64())
+        .fold(0.0, f64::max);
+    (total as f64 / secs, api.stm().stats().retries())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--profile-set-item") {
+        // Only the 1-thread set-item loop, for `perf record`.
+        let api = Api::new(StmConfig::default(), Arc::new(NullSink));
+        let pid = api
+            .import_piece(&Principal::local(), generate())
+            .expect("imports");
+        let (rate, _) = set_item_rate(&api, pid, 1, Duration::from_secs(3));
+        println!("set-item, 1 thread: {rate:.0} ops/s");
+        return;
+    }
+    let runs = if quick { 3 } else { 11 };
+    let rate_time = Duration::from_millis(if quick { 300 } else { 2000 });
+
+    let before = rss_bytes();
+    let piece = generate();
+    let after = rss_bytes();
+    let (count, eighths) = traverse(&piece);
+    assert_eq!(
+        (count, eighths),
+        (
+            MEASURES * INSTRUMENTS * ITEMS,
+            (MEASURES * INSTRUMENTS * ITEMS) as i64
+        )
+    );
+    let bytes_per_item = after.saturating_sub(before) as f64 / count as f64;
+
+    let generate_ms = time(runs, generate).as_secs_f64() * 1e3;
+    let traverse_ms = time(runs, || traverse(&piece)).as_secs_f64() * 1e3;
+    let plain_generate_ms = time(runs, generate_plain).as_secs_f64() * 1e3;
+    let plain = generate_plain();
+    let plain_traverse_ms = time(runs, || traverse_plain(&plain)).as_secs_f64() * 1e3;
+
+    let api = Api::new(StmConfig::default(), Arc::new(NullSink));
+    let pid = api
+        .import_piece(&Principal::local(), piece)
+        .expect("imports");
+    let (one, retries_one) = set_item_rate(&api, pid, 1, rate_time);
+    let (two, retries_total) = set_item_rate(&api, pid, 2, rate_time);
+
+    println!("| measurement | ooloi-server | plain Vec baseline | target |");
+    println!("|---|---:|---:|---|");
+    println!(
+        "| generate 160,000 items (median of {runs}) | {generate_ms:.1} ms | {plain_generate_ms:.1} ms | <= 100 ms |"
+    );
+    println!(
+        "| traverse all items (median of {runs}) | {traverse_ms:.2} ms | {plain_traverse_ms:.2} ms | <= 50 ms |"
+    );
+    println!("| memory per item (RSS growth / items) | {bytes_per_item:.0} B | - | report |");
+    println!("| set-item via api, 1 thread | {one:.0} ops/s | - | >= 200,000 ops/s |");
+    println!("| set-item via api, 2 threads | {two:.0} ops/s | - | report |");
+    println!(
+        "| STM retries during the set-item runs | 1 thread: {retries_one}, both runs: {retries_total} | - | - |"
+    );
+}

@@ -1,0 +1,197 @@
+//! The context of one call (or one atomic batch) inside its transaction: the caller, the piece
+//! registry, and a working copy of every piece being edited with the changes made to it so far.
+//! Later operations of a batch read the working copies, so they see earlier ones. When the body
+//! finishes, each piece that really changed gets a new version and is written back; on commit,
+//! its changes (the redo record) and their events go to the event sink.
+
+use std::sync::Arc;
+
+use super::{Core, PieceCommit, PieceEntry, Principal};
+use crate::error::Error;
+use crate::model::classify::{self, PieceEvent};
+use crate::model::{Change, Piece, PieceId};
+use crate::stm::{Ref, Tx};
+
+struct Work {
+    id: PieceId,
+    r: Ref<Piece>,
+    piece: Piece,
+    changes: Vec<Change>,
+}
+
+/// One call's view of the world, inside its transaction.
+pub struct Call<'t, 's> {
+    pub(crate) tx: &'t mut Tx<'s>,
+    pub(crate) core: &'t Core,
+    /// Who is calling.
+    pub principal: &'t Principal,
+    work: Vec<Work>,
+    deleted: Vec<(PieceId, u64)>,
+}
+
+impl std::fmt::Debug for Call<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("principal", &self.principal)
+            .field("editing", &self.work.len())
+            .finish()
+    }
+}
+
+impl<'t, 's> Call<'t, 's> {
+    pub(crate) fn new(tx: &'t mut Tx<'s>, core: &'t Core, principal: &'t Principal) -> Self {
+        Call {
+            tx,
+            core,
+            principal,
+            work: Vec::new(),
+            deleted: Vec::new(),
+        }
+    }
+
+    /// The registry entry of a piece the caller may see.
+    pub(crate) fn entry(&mut self, id: PieceId) -> Result<PieceEntry, Error> {
+        let registry = self.tx.read(&self.core.pieces)?;
+        match registry.get(&id) {
+            Some(entry) if entry.tenant == self.principal.tenant => Ok(entry.clone()),
+            _ => Err(Error::PieceNotFound {
+                piece_id: id.to_string(),
+            }),
+        }
+    }
+
+    /// The piece as this call sees it (with the call's own edits so far).
+    pub fn piece(&mut self, id: PieceId) -> Result<Piece, Error> {
+        if let Some(w) = self.work.iter().find(|w| w.id == id) {
+            return Ok(w.piece.clone());
+        }
+        let entry = self.entry(id)?;
+        Ok((*self.tx.read(&entry.piece)?).clone())
+    }
+
+    fn work_index(&mut self, id: PieceId) -> Result<usize, Error> {
+        if let Some(i) = self.work.iter().position(|w| w.id == id) {
+            return Ok(i);
+        }
+        let entry = self.entry(id)?;
+        let piece = (*self.tx.read(&entry.piece)?).clone();
+        self.work.push(Work {
+            id,
+            r: entry.piece,
+            piece,
+            changes: Vec::new(),
+        });
+        Ok(self.work.len() - 1)
+    }
+
+    /// Applies a change to the piece's working copy; records it if it changed anything.
+    pub fn apply(&mut self, id: PieceId, change: Change) -> Result<bool, Error> {
+        let i = self.work_index(id)?;
+        let work = &mut self.work[i];
+        let changed = change.apply(&mut work.piece)?;
+        if changed {
+            work.changes.push(change);
+        }
+        Ok(changed)
+    }
+
+    /// The version the piece will have when this call commits.
+    pub fn version_after(&mut self, id: PieceId) -> Result<u64, Error> {
+        if let Some(w) = self.work.iter().find(|w| w.id == id) {
+            return Ok(w.piece.version + u64::from(!w.changes.is_empty()));
+        }
+        Ok(self.piece(id)?.version)
+    }
+
+    /// The usual result of a write: `{:piece-id pid :version n}`.
+    pub fn write_result(&mut self, id: PieceId) -> Result<crate::value::Value, Error> {
+        use crate::value::Value;
+        let version = self.version_after(id)?;
+        Ok(Value::map([
+            (Value::keyword("piece-id"), Value::string(id.to_string())),
+            (Value::keyword("version"), Value::Int(version as i64)),
+        ]))
+    }
+
+    /// Registers a new piece owned by the caller's tenant.
+    pub(crate) fn create_piece(&mut self, piece: Piece) -> Result<PieceId, Error> {
+        let id = piece.id;
+        let r = self.core.stm.create_ref(piece);
+        // Ids can only break after a structural change: re-check only then. Validators of one
+        // ref run one at a time (under its commit lock), so the remembered count is consistent.
+        let checked = std::sync::atomic::AtomicU64::new(u64::MAX);
+        r.add_validator(move |p| {
+            use std::sync::atomic::Ordering::Relaxed;
+            if checked.load(Relaxed) == p.structure {
+                return Ok(());
+            }
+            crate::model::validate(p).map_err(crate::stm::ValidationError::new)?;
+            checked.store(p.structure, Relaxed);
+            Ok(())
+        });
+        let entry = PieceEntry {
+            piece: r,
+            tenant: self.principal.tenant.clone(),
+        };
+        self.tx.commute(&self.core.pieces, move |registry| {
+            registry.update(id, entry.clone())
+        });
+        Ok(id)
+    }
+
+    /// Removes a piece from the registry.
+    pub(crate) fn delete_piece(&mut self, id: PieceId) -> Result<(), Error> {
+        // The last committed version: edits made earlier in this call die with the piece.
+        let entry = self.entry(id)?;
+        let version = self.tx.read(&entry.piece)?.version;
+        self.tx
+            .alter(&self.core.pieces, |registry| registry.without(&id))?;
+        self.work.retain(|w| w.id != id);
+        self.deleted.push((id, version));
+        Ok(())
+    }
+
+    /// Writes back every changed piece with a new version, and arranges for their commits to
+    /// reach the event sink once the transaction commits.
+    pub(crate) fn finish(self) {
+        let mut commits = Vec::new();
+        for mut work in self.work {
+            if work.changes.is_empty() {
+                continue;
+            }
+            work.piece.version += 1;
+            let after = Arc::new(work.piece);
+            self.tx.write(&work.r, (*after).clone());
+            commits.push((after, work.changes));
+        }
+        let deleted = self.deleted;
+        if commits.is_empty() && deleted.is_empty() {
+            return;
+        }
+        let sink = self.core.sink.clone();
+        self.tx.on_commit(move || {
+            for (after, changes) in commits {
+                let events: Vec<PieceEvent> = classify::classify(&after, &changes);
+                sink.piece_committed(&PieceCommit {
+                    piece_id: after.id,
+                    version: after.version,
+                    changes: changes.into(),
+                    events,
+                });
+            }
+            for (id, version) in deleted {
+                sink.piece_committed(&PieceCommit {
+                    piece_id: id,
+                    version,
+                    changes: Arc::from(Vec::new()),
+                    events: vec![classify::deleted(id, version)],
+                });
+            }
+        });
+    }
+
+    /// The method registry (for `atomic` and `list-methods`).
+    pub(crate) fn methods(&self) -> &super::MethodRegistry {
+        &self.core.methods
+    }
+}
