@@ -486,3 +486,38 @@ fn an_effect_that_commits_to_its_own_ref_runs_that_commits_effects_right_after()
     stm.atomically(|tx| tx.alter(&r, |v| v + 1)).unwrap();
     assert_eq!(*r.current(), 3);
 }
+
+#[test]
+fn a_peeked_ref_changed_by_another_commit_does_not_make_the_transaction_retry() {
+    let stm = Stm::default();
+    let (directory, x) = (stm.create_ref(1i64), stm.create_ref(0i64));
+    let attempts = AtomicU32::new(0);
+    stm.atomically(|tx| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        let seen = *tx.peek(&directory)?;
+        interfere(&stm, &directory, 2);
+        tx.write(&x, seen * 10);
+        Ok::<_, StmError>(())
+    })
+    .unwrap();
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "a peek is not validated"
+    );
+    assert_eq!((*directory.current(), *x.current()), (2, 10));
+    // A read of the same ref would have conflicted.
+    let attempts = AtomicU32::new(0);
+    stm.atomically(|tx| {
+        let n = attempts.fetch_add(1, Ordering::SeqCst);
+        let seen = *tx.read(&directory)?;
+        if n == 0 {
+            interfere(&stm, &directory, 3);
+        }
+        tx.write(&x, seen * 10);
+        Ok::<_, StmError>(())
+    })
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(*x.current(), 30);
+}

@@ -50,8 +50,13 @@ impl<'t, 's> Call<'t, 's> {
     }
 
     /// The registry entry of a piece the caller may see.
+    ///
+    /// The registry is peeked, not read: a piece created or deleted by someone else must not
+    /// make this call retry. That is safe because every use of the entry reads the piece's own
+    /// ref, and deleting a piece also writes that ref, so a call racing a delete conflicts on
+    /// the piece and, retried, no longer finds it.
     pub(crate) fn entry(&mut self, id: PieceId) -> Result<PieceEntry, Error> {
-        let registry = self.tx.read(&self.core.pieces)?;
+        let registry = self.tx.peek(&self.core.pieces)?;
         match registry.get(&id) {
             Some(entry) if entry.tenant == self.principal.tenant => Ok(entry.clone()),
             _ => Err(Error::PieceNotFound {
@@ -143,7 +148,10 @@ impl<'t, 's> Call<'t, 's> {
     pub(crate) fn delete_piece(&mut self, id: PieceId) -> Result<(), Error> {
         // The last committed version: edits made earlier in this call die with the piece.
         let entry = self.entry(id)?;
-        let version = self.tx.read(&entry.piece)?.version;
+        let last = self.tx.read(&entry.piece)?;
+        let version = last.version;
+        // A tombstone write: any transaction still editing this piece conflicts here.
+        self.tx.write(&entry.piece, (*last).clone());
         self.tx
             .alter(&self.core.pieces, |registry| registry.without(&id))?;
         self.work.retain(|w| w.id != id);

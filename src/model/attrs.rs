@@ -121,22 +121,19 @@ pub fn check(spec: &AttrSpec, value: &Value) -> Result<(), String> {
         AttrKind::String => Kind::String.name().to_string(),
         AttrKind::OptionalInt => "an integer or nil".to_string(),
         AttrKind::IntRange(lo, hi) => format!("an integer from {lo} to {hi}"),
-        AttrKind::OneOf(names) => {
-            format!(
-                "one of #{{{}}}",
-                names
-                    .iter()
-                    .map(|n| format!(":{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        }
+        AttrKind::OneOf(names) => one_of(names),
         AttrKind::Any => unreachable!("any value is accepted"),
     };
     Err(format!(
         "invalid value {value} for :{}; must be {allowed}",
         spec.name
     ))
+}
+
+/// "one of #{:a :b}", for messages listing allowed keywords.
+pub fn one_of(names: &[&str]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!(":{n}")).collect();
+    format!("one of #{{{}}}", names.join(" "))
 }
 
 /// The spec of `name` among `specs`.

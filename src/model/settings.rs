@@ -92,16 +92,7 @@ impl SettingSpec {
             return Ok(());
         }
         let allowed = match self.allowed {
-            Allowed::OneOf(names) => {
-                format!(
-                    "one of #{{{}}}",
-                    names
-                        .iter()
-                        .map(|n| format!(":{n}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-            }
+            Allowed::OneOf(names) => super::attrs::one_of(names),
             Allowed::PositiveInt => "a positive integer".into(),
             Allowed::Bool => "true or false".into(),
         };

@@ -107,6 +107,24 @@ impl<'s> Tx<'s> {
         StmError::Retry(RetrySignal(cause))
     }
 
+    /// The value of `r` at this attempt's snapshot (or this transaction's own write), *without*
+    /// recording the read for validation: a later commit to `r` does not make this transaction
+    /// retry. Only for reads whose staleness cannot matter, e.g. a lookup whose result is itself
+    /// read (and so validated) before it is used.
+    pub fn peek<T: Send + Sync + 'static>(&mut self, r: &Ref<T>) -> Result<Arc<T>, StmError> {
+        check_same_stm(self.shared, r);
+        if let Some(i) = self.entry_index(r.id()) {
+            if let Some(v) = self.writes[i]
+                .value
+                .as_ref()
+                .or(self.writes[i].view.as_ref())
+            {
+                return Ok(downcast(v));
+            }
+        }
+        read_visible(self.shared, r, self.snapshot).ok_or_else(|| self.signal(RetryCause::ReadMiss))
+    }
+
     /// The value of `r` in this transaction: its own write if it made one, else the snapshot's
     /// (with this transaction's commutes applied).
     pub fn read<T: Send + Sync + 'static>(&mut self, r: &Ref<T>) -> Result<Arc<T>, StmError> {

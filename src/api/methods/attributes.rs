@@ -215,15 +215,7 @@ fn item_at(
     vpd: &Vpd,
     args: &Args<'_>,
 ) -> Result<(Item, Vpd, usize), Error> {
-    let piece = call.piece(pid)?;
-    match (piece.node(vpd)?, vpd.parent(), vpd.last()) {
-        (NodeRef::Item(item), Some(parent), Some(step)) => Ok((item.clone(), parent, step.index)),
-        (node, _, _) => Err(Error::params(
-            args.method(),
-            Some(0),
-            format!("expected an item VPD, this is a {}", node.kind_name()),
-        )),
-    }
+    super::music::item_and_parent(&call.piece(pid)?, vpd, args, 0)
 }
 
 fn replace_item(

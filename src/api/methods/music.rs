@@ -403,7 +403,8 @@ fn item_attrs_mut(item: &mut Item) -> Option<&mut ValueMap> {
     }
 }
 
-fn item_and_parent(
+/// The item at `vpd` (argument `arg`), with the path of the collection that holds it.
+pub(crate) fn item_and_parent(
     piece: &Piece,
     vpd: &Vpd,
     args: &Args<'_>,
