@@ -113,14 +113,13 @@ impl<'s> Tx<'s> {
     /// read (and so validated) before it is used.
     pub fn peek<T: Send + Sync + 'static>(&mut self, r: &Ref<T>) -> Result<Arc<T>, StmError> {
         check_same_stm(self.shared, r);
-        if let Some(i) = self.entry_index(r.id()) {
-            if let Some(v) = self.writes[i]
+        if let Some(i) = self.entry_index(r.id())
+            && let Some(v) = self.writes[i]
                 .value
                 .as_ref()
                 .or(self.writes[i].view.as_ref())
-            {
-                return Ok(downcast(v));
-            }
+        {
+            return Ok(downcast(v));
         }
         read_visible(self.shared, r, self.snapshot).ok_or_else(|| self.signal(RetryCause::ReadMiss))
     }
