@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod proto;
 pub mod stm;
