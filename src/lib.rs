@@ -10,6 +10,7 @@
 pub mod api;
 pub mod error;
 pub mod events;
+pub mod grpc;
 pub mod model;
 pub mod proto;
 pub mod stm;

@@ -1,0 +1,222 @@
+//! The one mapping from the domain [`Error`] to a gRPC status: the status code DESIGN section 3
+//! assigns, a message for people, and `google.rpc.Status` details for programs, an `ErrorInfo`
+//! whose `reason` is the stable code (`VPD_NOT_FOUND`, ...) with context in its metadata
+//! (method, piece id, VPD, argument index), plus `BadRequest` field violations for bad input.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::Error;
+
+/// The `ErrorInfo.domain` of every error this server reports.
+pub const ERROR_DOMAIN: &str = "ooloi-server";
+
+fn code_of(error: &Error) -> Code {
+    match error {
+        Error::MethodNotFound { .. } => Code::Unimplemented,
+        Error::PieceNotFound { .. } | Error::VpdNotFound { .. } => Code::NotFound,
+        Error::InvalidParams { .. } | Error::InvalidValue(_) | Error::ValidationFailed { .. } => {
+            Code::InvalidArgument
+        }
+        Error::NotAllowed { .. } => Code::FailedPrecondition,
+        Error::ConflictRetriesExhausted { .. } => Code::Aborted,
+        Error::BatchOperationFailed { source, .. } => code_of(source),
+    }
+}
+
+/// Context for `ErrorInfo.metadata`, and the field a bad request names, if any.
+fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<String> {
+    match error {
+        Error::MethodNotFound { method } => {
+            metadata.insert("method".into(), method.clone());
+            None
+        }
+        Error::PieceNotFound { piece_id } => {
+            metadata.insert("piece_id".into(), piece_id.clone());
+            None
+        }
+        Error::VpdNotFound { vpd, .. } => {
+            metadata.insert("vpd".into(), vpd.clone());
+            None
+        }
+        Error::InvalidParams { method, index, .. } => {
+            if !method.is_empty() {
+                metadata.insert("method".into(), method.clone());
+            }
+            index.map(|i| {
+                metadata.insert("argument_index".into(), i.to_string());
+                format!("params[{i}]")
+            })
+        }
+        Error::InvalidValue(e) => {
+            metadata.insert("path".into(), e.path());
+            if let Some(limit) = e.exceeded_limit() {
+                metadata.insert("limit".into(), limit.name().into());
+            }
+            Some(e.path())
+        }
+        Error::ValidationFailed { .. } | Error::NotAllowed { .. } => None,
+        Error::ConflictRetriesExhausted { attempts } => {
+            metadata.insert("attempts".into(), attempts.to_string());
+            None
+        }
+        Error::BatchOperationFailed {
+            index,
+            method,
+            source,
+        } => {
+            metadata.insert("operation_index".into(), index.to_string());
+            metadata.insert("operation_method".into(), method.clone());
+            context(source, metadata).map(|field| format!("operations[{index}].{field}"))
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let mut metadata = HashMap::new();
+        let field = context(&error, &mut metadata);
+        let mut details = ErrorDetails::with_error_info(error.reason(), ERROR_DOMAIN, metadata);
+        if let Some(field) = field {
+            details.add_bad_request_violation(field, error.root().to_string());
+        }
+        Status::with_error_details(code_of(&error), error.to_string(), details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Limit, ValueError};
+
+    fn details(status: &Status) -> ErrorDetails {
+        status.get_error_details()
+    }
+
+    #[test]
+    fn each_error_gets_its_code_reason_and_context() {
+        let cases = [
+            (
+                Error::MethodNotFound {
+                    method: "frob".into(),
+                },
+                Code::Unimplemented,
+                "METHOD_NOT_FOUND",
+                "method",
+                "frob",
+            ),
+            (
+                Error::PieceNotFound {
+                    piece_id: "p1".into(),
+                },
+                Code::NotFound,
+                "PIECE_NOT_FOUND",
+                "piece_id",
+                "p1",
+            ),
+            (
+                Error::VpdNotFound {
+                    vpd: "[:m 3]".into(),
+                    message: "no musician 3".into(),
+                },
+                Code::NotFound,
+                "VPD_NOT_FOUND",
+                "vpd",
+                "[:m 3]",
+            ),
+            (
+                Error::params("add-item", Some(2), "bad"),
+                Code::InvalidArgument,
+                "INVALID_PARAMS",
+                "argument_index",
+                "2",
+            ),
+            (
+                Error::ConflictRetriesExhausted { attempts: 10_000 },
+                Code::Aborted,
+                "CONFLICT_RETRIES_EXHAUSTED",
+                "attempts",
+                "10000",
+            ),
+        ];
+        for (error, code, reason, key, value) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code);
+            let info = details(&status).error_info().cloned().expect("ErrorInfo");
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (reason, ERROR_DOMAIN)
+            );
+            assert_eq!(
+                info.metadata.get(key).map(String::as_str),
+                Some(value),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_field() {
+        let status = Status::from(Error::params("add-item", Some(2), "expected an item"));
+        let bad = details(&status).bad_request().cloned().expect("BadRequest");
+        assert_eq!(bad.field_violations[0].field, "params[2]");
+        let limit = ValueError::limit(Limit::Depth, 64)
+            .at_index(1)
+            .with_root("params");
+        let status = Status::from(Error::InvalidValue(limit));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let d = details(&status);
+        assert_eq!(
+            d.error_info()
+                .unwrap()
+                .metadata
+                .get("limit")
+                .map(String::as_str),
+            Some("max_depth")
+        );
+        assert_eq!(
+            d.bad_request().unwrap().field_violations[0].field,
+            "params[1]"
+        );
+    }
+
+    #[test]
+    fn a_failed_batch_operation_reports_the_inner_reason_and_the_operation() {
+        let inner = Error::VpdNotFound {
+            vpd: "[:m 9]".into(),
+            message: "no musician 9".into(),
+        };
+        let error = Error::BatchOperationFailed {
+            index: 4,
+            method: "set-name".into(),
+            source: Box::new(inner),
+        };
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::NotFound);
+        let info = details(&status).error_info().cloned().unwrap();
+        assert_eq!(info.reason, "VPD_NOT_FOUND");
+        assert_eq!(
+            info.metadata.get("operation_index").map(String::as_str),
+            Some("4")
+        );
+        assert_eq!(
+            info.metadata.get("operation_method").map(String::as_str),
+            Some("set-name")
+        );
+    }
+
+    #[test]
+    fn validation_failures_are_invalid_argument_and_not_allowed_is_failed_precondition() {
+        let v = Status::from(Error::ValidationFailed {
+            message: "must be one of #{:a}".into(),
+        });
+        assert_eq!(v.code(), Code::InvalidArgument);
+        assert!(v.message().contains("must be one of"));
+        let n = Status::from(Error::NotAllowed {
+            message: "no".into(),
+        });
+        assert_eq!(n.code(), Code::FailedPrecondition);
+    }
+}
