@@ -447,6 +447,59 @@ fn item_60_removing_a_musician_from_the_piece_prunes_every_layout() {
 }
 
 #[test]
+fn replacing_a_musician_in_the_piece_prunes_layouts_like_set_musicians() {
+    // Regression: `set-musician` at [] with a musician of another id failed VALIDATION_FAILED
+    // when a layout listed the replaced one, while `set-musicians` and `remove-musician` prune.
+    let t = TestApi::new();
+    let pid = fixture(&t);
+    let viola = field(&t.ok("get-musician", &pid, "[[] $pid 1]"), "id").clone();
+    t.ok("add-musician", &pid, "[[:l 0] $pid [:m 1]]");
+    t.commits();
+
+    t.ok("set-musician", &pid, r#"[[] $pid 0 {:name "Flute"}]"#);
+    let structure = t.ok("get-piece-structure", &pid, "[[] $pid]");
+    let layouts = elements(field(&structure, "layouts"));
+    assert_eq!(elements(field(&layouts[0], "musician-ids")), [viola]);
+    let commits = t.commits();
+    assert_eq!(commits.len(), 1);
+    assert_eq!(kinds(&commits[0]), [EventKind::PieceStructureChanged]);
+
+    // Keeping the id keeps the reference.
+    let flute = t.ok("get-musician", &pid, "[[] $pid 0]");
+    t.ok("add-musician", &pid, "[[:l 0] $pid [:m 0]]");
+    t.ok(
+        "set-musician",
+        &pid,
+        &format!(
+            r#"[[] $pid 0 {{:id {} :name "Flute 1"}}]"#,
+            field(&flute, "id")
+        ),
+    );
+    let listed = t.ok("get-musicians", &pid, "[[:l 0] $pid]");
+    assert_eq!(elements(&listed).len(), 2);
+}
+
+#[test]
+fn a_layout_cannot_list_a_musician_twice() {
+    // Regression: `set-musician`/`set-musicians` through a layout could list one musician twice
+    // (`add-musician` treats the list as a set); the piece validator now refuses it.
+    let t = TestApi::new();
+    let pid = fixture(&t);
+    t.ok("add-musician", &pid, "[[:l 0] $pid [:m 1]]");
+    t.commits();
+    let before = t.snapshot(&pid);
+    for (method, params) in [
+        ("set-musician", "[[:l 0] $pid 1 [:m 0]]"),
+        ("set-musicians", "[[:l 0] $pid [[:m 0] [:m 0]]]"),
+    ] {
+        let e = t.fail(method, &pid, params);
+        assert_eq!(e.reason(), "VALIDATION_FAILED", "{method}");
+        assert_eq!(t.snapshot(&pid), before, "{method}");
+    }
+    assert!(t.commits().is_empty());
+}
+
+#[test]
 fn item_61_copying_a_musician_through_a_layout_is_refused() {
     let t = TestApi::new();
     let pid = fixture(&t);

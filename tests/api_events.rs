@@ -453,3 +453,58 @@ fn a_batch_over_two_pieces_commits_each_piece_once() {
     assert_eq!(commits[1].changes.len(), 1);
     assert_eq!(kinds(&commits[1]), [PieceStaffInvalidated]);
 }
+
+/// Replaying each commit's changes on the piece before it gives the piece after it, ids and
+/// version included, over a sequence of calls that mint ids, copy, prune layouts and transpose.
+#[test]
+fn applying_a_commits_changes_replays_it_exactly() {
+    use ooloi_server::api::registry::param;
+    use ooloi_server::api::{Category, Method, ParamKind};
+    use ooloi_server::model::{FromValue, Piece, ToValue};
+
+    let t = TestApi::new();
+    t.api.methods().register(Method::new(
+        "test-dump-piece",
+        Category::Read,
+        &[param("piece-id", ParamKind::PieceId)],
+        "The whole piece",
+        |call, args| Ok(call.piece(args.piece_id(0)?)?.to_value()),
+    ));
+    let piece = |pid: &str| Piece::from_value(&t.ok("test-dump-piece", pid, "[$pid]")).unwrap();
+    let pid = fixture(&t);
+    let slur = "[[:m 0 0 0 0 0 :items 0] $pid \"slur\" [:m 0 0 0 0 0 :items 2]]";
+    let calls = [
+        ("copy-musician", "[[] $pid 0 -1]"),
+        ("copy-staff", "[[:m 0 0] $pid 0 -1]"),
+        ("copy-layout", "[[] $pid 0 -1]"),
+        ("add-musician", "[[:l 1] $pid [:m 2]]"),
+        ("add-attachment", slur),
+        ("transpose-chromatic", "[[] $pid 3]"),
+        (
+            "transpose-diatonic",
+            "[[:m 0 0 0 0 0 :items 3 :items 1] $pid 2]",
+        ),
+        ("move-measure", "[[:m 0 0 0] $pid 0 -1]"),
+        ("set-musician", "[[] $pid 0 {:name \"Flute\"}]"),
+        (
+            "add-instrument",
+            "[[:m 0] $pid {:name \"z\" :staves [{:name \"s\"}]}]",
+        ),
+        ("set-time-signature", "[[] $pid 1 {:beats 3 :unit 4}]"),
+        ("remove-musician", "[[] $pid 1]"),
+        ("set-musicians", "[[] $pid [{:name \"x\"}]]"),
+    ];
+    for (method, params) in calls {
+        let before = piece(&pid);
+        t.commits();
+        t.ok(method, &pid, params);
+        let commits = t.commits();
+        assert_eq!(commits.len(), 1, "{method}");
+        let mut replayed = before;
+        for change in commits[0].changes.iter() {
+            change.apply(&mut replayed).unwrap();
+        }
+        replayed.version += 1;
+        assert_eq!(replayed.to_value(), piece(&pid).to_value(), "{method}");
+    }
+}

@@ -78,6 +78,11 @@ pub fn validate(piece: &Piece) -> Result<(), String> {
         return Err(format!("duplicate {} id {}", w[1].1, w[1].0));
     }
     for l in piece.layouts.iter() {
+        let mut listed: Vec<EntityId> = l.musician_ids.iter().copied().collect();
+        listed.sort_unstable();
+        if let Some(w) = listed.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("layout {} lists musician {} twice", l.id, w[0]));
+        }
         if let Some(missing) = l
             .musician_ids
             .iter()

@@ -230,6 +230,21 @@ fn register_coll(r: &MethodRegistry, coll: Coll) {
                 return Err(missing_element(&vpd, coll, index, len));
             }
             let value = normalize(coll, args.value(3)?).map_err(|e| in_arg(e, args, 3))?;
+            if coll == Coll::Musicians {
+                let kept: Vec<Value> = piece
+                    .musicians
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        if i == index {
+                            value.clone()
+                        } else {
+                            m.to_value()
+                        }
+                    })
+                    .collect();
+                prune_layouts(call, &piece, pid, &kept)?;
+            }
             call.apply(
                 pid,
                 Change {
