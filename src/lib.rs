@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod clients;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod grpc;

@@ -1,0 +1,586 @@
+//! The client registry and the subscription index.
+//!
+//! Clients live in a two-level concurrent map: tenant -> (client id -> [`Client`]). Lookup is two
+//! hash probes (O(1)); counting or iterating a tenant's clients touches only that tenant. A
+//! tenant's inner map is created on its first registration and kept (tenants are few; removing
+//! an empty inner map would race with a concurrent registration into it).
+//!
+//! Every registration gets a generation number, unique in the registry, so removal on stream
+//! loss ([`ClientRegistry::remove_if_generation`]) never removes a newer registration that
+//! reuses the id. An explicit [`ClientRegistry::disconnect`] removes the entry only if it belongs
+//! to the calling principal (same tenant and same user).
+//!
+//! Subscriptions are kept twice: piece -> subscribers (a concurrent map, so routing a piece's
+//! events costs its subscriber count, not the client count) and, per client, client -> pieces
+//! (so a disconnect unsubscribes everywhere without scanning every piece). Each piece's entry
+//! records the tenant of its subscribers, and a subscriber from another tenant is refused: the
+//! caller must already have checked that the client's principal can see the piece (which implies
+//! the same tenant), and the index enforces it again.
+//!
+//! Lock order (no cycles): a client's subscription lock, then a shard of the piece index. The
+//! router takes only a piece-index shard (briefly, to copy the subscribers) and then queue locks.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dashmap::DashMap;
+
+use super::ClientId;
+use crate::api::Principal;
+use crate::events::EventQueue;
+use crate::model::PieceId;
+use crate::value::Instant;
+
+/// Why a registration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The id is already registered in this tenant (gRPC `ALREADY_EXISTS`).
+    #[error("client id {id} is already registered")]
+    AlreadyExists { id: ClientId },
+}
+
+/// Why a subscription was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// The client has been disconnected.
+    #[error("the client is no longer registered")]
+    ClientGone,
+    /// The piece already has subscribers of another tenant (the caller skipped its visibility
+    /// check; to the client this must look like a missing piece).
+    #[error("piece not found")]
+    OtherTenant,
+}
+
+/// What [`ClientRegistry::disconnect`] did.
+#[derive(Clone, Debug)]
+pub enum DisconnectOutcome {
+    /// The entry was removed now (by this call): the client is unsubscribed everywhere and its
+    /// queue is closed.
+    Removed(Arc<Client>),
+    /// No such client in the principal's tenant (never registered, or already removed).
+    NotRegistered,
+    /// The id is registered by another user of the tenant; it was left untouched.
+    NotOwner,
+}
+
+impl DisconnectOutcome {
+    /// True when this call removed the entry.
+    pub fn removed(&self) -> bool {
+        matches!(self, DisconnectOutcome::Removed(_))
+    }
+}
+
+/// Per-client counters (relaxed atomics; statistics never affect behaviour). A subset of
+/// Ooloi's per-client statistics (reference section 5.6) that this server can measure:
+///
+/// - `api_calls_total`, `api_calls_failure`: `ExecuteMethod` calls naming this client, and those
+///   that failed (success = total - failure);
+/// - `events_queued`: events accepted into the queue (Ooloi's `queue-offer-successes`), split by
+///   category into `server_events_received`, `piece_events_received`, `connect_events_received`
+///   and `disconnect_events_received`;
+/// - `events_refused`: pushes to a closed queue (the client was leaving);
+/// - `events_sent`, `bytes_events`: deliveries written to the stream, recorded by the stream
+///   layer with [`ClientStats::record_sent`];
+/// - `subscription_adds`, `subscription_removes`: subscriptions that actually changed the set;
+/// - events dropped by overflow are counted by the queue itself
+///   ([`EventQueue::dropped_total`]) and reported in [`ClientStatsSnapshot`].
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub(super) api_calls_total: AtomicU64,
+    pub(super) api_calls_failure: AtomicU64,
+    pub(super) events_queued: AtomicU64,
+    pub(super) events_refused: AtomicU64,
+    pub(super) server_events_received: AtomicU64,
+    pub(super) piece_events_received: AtomicU64,
+    pub(super) connect_events_received: AtomicU64,
+    pub(super) disconnect_events_received: AtomicU64,
+    pub(super) events_sent: AtomicU64,
+    pub(super) bytes_events: AtomicU64,
+    pub(super) subscription_adds: AtomicU64,
+    pub(super) subscription_removes: AtomicU64,
+}
+
+impl ClientStats {
+    /// Records one API call and whether it succeeded.
+    pub fn record_api_call(&self, ok: bool) {
+        self.api_calls_total.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.api_calls_failure.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records one delivery written to the client's stream, of `bytes` bytes.
+    pub fn record_sent(&self, bytes: u64) {
+        self.events_sent.fetch_add(1, Ordering::Relaxed);
+        self.bytes_events.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// A point-in-time copy of a client's statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientStatsSnapshot {
+    pub api_calls_total: u64,
+    pub api_calls_failure: u64,
+    pub events_queued: u64,
+    pub events_refused: u64,
+    pub events_dropped: u64,
+    pub server_events_received: u64,
+    pub piece_events_received: u64,
+    pub connect_events_received: u64,
+    pub disconnect_events_received: u64,
+    pub events_sent: u64,
+    pub bytes_events: u64,
+    pub subscription_adds: u64,
+    pub subscription_removes: u64,
+    /// Events waiting in the queue now (a gauge).
+    pub queue_len: u64,
+}
+
+#[derive(Debug, Default)]
+struct Subscriptions {
+    /// Set once the client has been removed; later subscriptions are refused.
+    closed: bool,
+    pieces: HashSet<PieceId>,
+}
+
+/// One registered client.
+#[derive(Debug)]
+pub struct Client {
+    id: ClientId,
+    tenant: Arc<str>,
+    user: Arc<str>,
+    display_name: Option<String>,
+    generation: u64,
+    connected_at: i64,
+    queue: EventQueue,
+    subscriptions: Mutex<Subscriptions>,
+    stats: ClientStats,
+}
+
+impl Client {
+    /// The client id (unique within the tenant).
+    pub fn id(&self) -> &ClientId {
+        &self.id
+    }
+
+    /// The tenant of the principal that registered it.
+    pub fn tenant(&self) -> &Arc<str> {
+        &self.tenant
+    }
+
+    /// The user of the principal that registered it.
+    pub fn user(&self) -> &Arc<str> {
+        &self.user
+    }
+
+    /// The display name the client gave, if any.
+    pub fn display_name(&self) -> Option<&str> {
+        self.display_name.as_deref()
+    }
+
+    /// This registration's generation (unique in its registry, increasing).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When it registered, microseconds since the Unix epoch.
+    pub fn connected_at(&self) -> i64 {
+        self.connected_at
+    }
+
+    /// Its event queue (the stream drains it).
+    pub fn queue(&self) -> &EventQueue {
+        &self.queue
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    /// True when `principal` is the one that registered this client.
+    pub fn is_owned_by(&self, principal: &Principal) -> bool {
+        *self.tenant == *principal.tenant && *self.user == *principal.user
+    }
+
+    /// True when `piece` is among its subscriptions.
+    pub fn is_subscribed(&self, piece: PieceId) -> bool {
+        self.lock_subs().pieces.contains(&piece)
+    }
+
+    /// Its subscriptions now (unordered).
+    pub fn subscriptions(&self) -> Vec<PieceId> {
+        self.lock_subs().pieces.iter().copied().collect()
+    }
+
+    /// True once the client has been removed from the registry.
+    pub fn is_closed(&self) -> bool {
+        self.lock_subs().closed
+    }
+
+    /// A copy of its statistics.
+    pub fn stats_snapshot(&self) -> ClientStatsSnapshot {
+        let s = &self.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClientStatsSnapshot {
+            api_calls_total: get(&s.api_calls_total),
+            api_calls_failure: get(&s.api_calls_failure),
+            events_queued: get(&s.events_queued),
+            events_refused: get(&s.events_refused),
+            events_dropped: self.queue.dropped_total(),
+            server_events_received: get(&s.server_events_received),
+            piece_events_received: get(&s.piece_events_received),
+            connect_events_received: get(&s.connect_events_received),
+            disconnect_events_received: get(&s.disconnect_events_received),
+            events_sent: get(&s.events_sent),
+            bytes_events: get(&s.bytes_events),
+            subscription_adds: get(&s.subscription_adds),
+            subscription_removes: get(&s.subscription_removes),
+            queue_len: self.queue.len() as u64,
+        }
+    }
+
+    fn lock_subs(&self) -> MutexGuard<'_, Subscriptions> {
+        // Nothing panics while holding this lock; a poisoned one still guards consistent data.
+        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One piece's subscribers: all of one tenant, keyed by registration generation.
+#[derive(Debug)]
+struct PieceSubscribers {
+    tenant: Arc<str>,
+    clients: HashMap<u64, Arc<Client>>,
+}
+
+/// Registry-wide counters (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct RegistryStats {
+    /// Successful registrations.
+    pub clients_connected_total: AtomicU64,
+    /// Removals (explicit or by stream loss).
+    pub clients_disconnected_total: AtomicU64,
+    /// Registrations refused as duplicates.
+    pub client_registrations_rejected: AtomicU64,
+    /// Subscriptions added.
+    pub subscription_adds_total: AtomicU64,
+    /// Subscriptions removed (explicitly or by disconnect).
+    pub subscription_removes_total: AtomicU64,
+}
+
+type TenantClients = Arc<DashMap<ClientId, Arc<Client>>>;
+
+/// The connected clients and their piece subscriptions.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    tenants: DashMap<Arc<str>, TenantClients>,
+    pieces: DashMap<PieceId, PieceSubscribers>,
+    next_generation: AtomicU64,
+    stats: RegistryStats,
+}
+
+impl ClientRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registry-wide counters.
+    pub fn stats(&self) -> &RegistryStats {
+        &self.stats
+    }
+
+    fn tenant_map(&self, tenant: &str) -> Option<TenantClients> {
+        self.tenants.get(tenant).map(|m| Arc::clone(m.value()))
+    }
+
+    /// Registers `id` for `principal` with a queue of `queue_capacity` events (at least 1).
+    /// Refuses an id already registered in the principal's tenant; the same id in another
+    /// tenant is a different client.
+    pub fn register(
+        &self,
+        principal: &Principal,
+        id: ClientId,
+        display_name: Option<String>,
+        queue_capacity: usize,
+    ) -> Result<Arc<Client>, RegistryError> {
+        let map = match self.tenant_map(&principal.tenant) {
+            Some(m) => m,
+            None => Arc::clone(
+                self.tenants
+                    .entry(Arc::clone(&principal.tenant))
+                    .or_default()
+                    .value(),
+            ),
+        };
+        match map.entry(id) {
+            dashmap::Entry::Occupied(e) => {
+                self.stats
+                    .client_registrations_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(RegistryError::AlreadyExists {
+                    id: e.key().clone(),
+                })
+            }
+            dashmap::Entry::Vacant(e) => {
+                let client = Arc::new(Client {
+                    id: e.key().clone(),
+                    tenant: Arc::clone(&principal.tenant),
+                    user: Arc::clone(&principal.user),
+                    display_name,
+                    generation: self.next_generation.fetch_add(1, Ordering::Relaxed) + 1,
+                    connected_at: Instant::now().epoch_micros(),
+                    queue: EventQueue::new(queue_capacity),
+                    subscriptions: Mutex::new(Subscriptions::default()),
+                    stats: ClientStats::default(),
+                });
+                e.insert(Arc::clone(&client));
+                self.stats
+                    .clients_connected_total
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(client)
+            }
+        }
+    }
+
+    /// The client registered as `id` in `tenant`.
+    pub fn get(&self, tenant: &str, id: &ClientId) -> Option<Arc<Client>> {
+        self.tenant_map(tenant)?
+            .get(id)
+            .map(|c| Arc::clone(c.value()))
+    }
+
+    /// The client registered as `id` in the principal's tenant, if the principal registered it
+    /// (`None` both when it is missing and when it belongs to another user).
+    pub fn get_owned(&self, principal: &Principal, id: &ClientId) -> Option<Arc<Client>> {
+        self.get(&principal.tenant, id)
+            .filter(|c| c.is_owned_by(principal))
+    }
+
+    /// How many clients `tenant` has now.
+    pub fn count(&self, tenant: &str) -> usize {
+        self.tenant_map(tenant).map_or(0, |m| m.len())
+    }
+
+    /// How many clients all tenants have now.
+    pub fn total(&self) -> usize {
+        self.tenants.iter().map(|m| m.value().len()).sum()
+    }
+
+    /// A snapshot of the tenant's clients (unordered).
+    pub fn clients_of(&self, tenant: &str) -> Vec<Arc<Client>> {
+        self.tenant_map(tenant).map_or_else(Vec::new, |m| {
+            m.iter().map(|c| Arc::clone(c.value())).collect()
+        })
+    }
+
+    /// A snapshot of every client of every tenant (unordered).
+    pub fn all_clients(&self) -> Vec<Arc<Client>> {
+        let maps: Vec<TenantClients> = self.tenants.iter().map(|m| Arc::clone(m.value())).collect();
+        maps.iter()
+            .flat_map(|m| m.iter().map(|c| Arc::clone(c.value())).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Removes the principal's client `id`, exactly once: the call that removes it gets
+    /// [`DisconnectOutcome::Removed`], every later one [`DisconnectOutcome::NotRegistered`]. An
+    /// id registered by another user of the tenant is refused ([`DisconnectOutcome::NotOwner`])
+    /// and left untouched; an id of another tenant is simply not there.
+    pub fn disconnect(&self, principal: &Principal, id: &ClientId) -> DisconnectOutcome {
+        let Some(map) = self.tenant_map(&principal.tenant) else {
+            return DisconnectOutcome::NotRegistered;
+        };
+        match map.remove_if(id, |_, c| c.is_owned_by(principal)) {
+            Some((_, client)) => {
+                self.retire(&client);
+                DisconnectOutcome::Removed(client)
+            }
+            None => match map.get(id) {
+                Some(c) if !c.is_owned_by(principal) => DisconnectOutcome::NotOwner,
+                _ => DisconnectOutcome::NotRegistered,
+            },
+        }
+    }
+
+    /// Removes `id` in `tenant` only if its current registration is `generation` (the stream of
+    /// that registration was lost); a newer registration under the same id is left alone.
+    /// Returns the removed client.
+    pub fn remove_if_generation(
+        &self,
+        tenant: &str,
+        id: &ClientId,
+        generation: u64,
+    ) -> Option<Arc<Client>> {
+        let (_, client) = self
+            .tenant_map(tenant)?
+            .remove_if(id, |_, c| c.generation == generation)?;
+        self.retire(&client);
+        Some(client)
+    }
+
+    /// After removal from the map: refuse further subscriptions, unsubscribe everywhere, close
+    /// the queue (what is queued can still be drained).
+    fn retire(&self, client: &Arc<Client>) {
+        self.stats
+            .clients_disconnected_total
+            .fetch_add(1, Ordering::Relaxed);
+        let pieces = {
+            let mut subs = client.lock_subs();
+            subs.closed = true;
+            std::mem::take(&mut subs.pieces)
+        };
+        for piece in pieces {
+            self.unindex(piece, client);
+            self.stats
+                .subscription_removes_total
+                .fetch_add(1, Ordering::Relaxed);
+            client
+                .stats
+                .subscription_removes
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        client.queue.close();
+    }
+
+    fn unindex(&self, piece: PieceId, client: &Client) {
+        if let Some(mut entry) = self.pieces.get_mut(&piece) {
+            entry.clients.remove(&client.generation);
+        }
+        self.pieces.remove_if(&piece, |_, e| e.clients.is_empty());
+    }
+
+    /// Subscribes `client` to `piece`'s events. Idempotent: `Ok(true)` when added now,
+    /// `Ok(false)` when it already was. The caller must have checked that the client's principal
+    /// can see the piece (so the piece is of the client's tenant); the index refuses a client of
+    /// another tenant than the piece's current subscribers all the same.
+    pub fn subscribe(&self, client: &Arc<Client>, piece: PieceId) -> Result<bool, SubscribeError> {
+        let mut subs = client.lock_subs();
+        if subs.closed {
+            return Err(SubscribeError::ClientGone);
+        }
+        if subs.pieces.contains(&piece) {
+            return Ok(false);
+        }
+        {
+            let mut entry = self
+                .pieces
+                .entry(piece)
+                .or_insert_with(|| PieceSubscribers {
+                    tenant: Arc::clone(&client.tenant),
+                    clients: HashMap::new(),
+                });
+            if *entry.tenant != *client.tenant {
+                return Err(SubscribeError::OtherTenant);
+            }
+            entry.clients.insert(client.generation, Arc::clone(client));
+        }
+        subs.pieces.insert(piece);
+        self.stats
+            .subscription_adds_total
+            .fetch_add(1, Ordering::Relaxed);
+        client
+            .stats
+            .subscription_adds
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Unsubscribes `client` from `piece`; no further event of the piece is queued for it once
+    /// this returns. Idempotent: `true` when it was subscribed.
+    pub fn unsubscribe(&self, client: &Client, piece: PieceId) -> bool {
+        let mut subs = client.lock_subs();
+        if !subs.pieces.remove(&piece) {
+            return false;
+        }
+        self.unindex(piece, client);
+        drop(subs);
+        self.stats
+            .subscription_removes_total
+            .fetch_add(1, Ordering::Relaxed);
+        client
+            .stats
+            .subscription_removes
+            .fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Unsubscribes every client from `piece` (it was deleted, or access was revoked for all).
+    /// Returns how many were subscribed.
+    pub fn unsubscribe_all(&self, piece: PieceId) -> usize {
+        let clients: Vec<Arc<Client>> = self
+            .pieces
+            .get(&piece)
+            .map(|e| e.clients.values().cloned().collect())
+            .unwrap_or_default();
+        clients
+            .iter()
+            .filter(|c| self.unsubscribe(c, piece))
+            .count()
+    }
+
+    /// The current subscribers of `piece` (all of one tenant), copied out of the index.
+    pub fn subscribers(&self, piece: PieceId) -> Vec<Arc<Client>> {
+        self.pieces
+            .get(&piece)
+            .map(|e| e.clients.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many clients are subscribed to `piece`.
+    pub fn subscriber_count(&self, piece: PieceId) -> usize {
+        self.pieces.get(&piece).map_or(0, |e| e.clients.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(tenant: &str, user: &str) -> Principal {
+        Principal {
+            tenant: Arc::from(tenant),
+            user: Arc::from(user),
+        }
+    }
+
+    fn id(s: &str) -> ClientId {
+        ClientId::new(s).unwrap()
+    }
+
+    #[test]
+    fn generations_are_unique_and_increasing() {
+        let r = ClientRegistry::new();
+        let p = principal("t", "u");
+        let a = r.register(&p, id("aaa"), None, 4).unwrap();
+        let b = r.register(&p, id("bbb"), None, 4).unwrap();
+        assert!(b.generation() > a.generation());
+    }
+
+    #[test]
+    fn a_piece_entry_disappears_with_its_last_subscriber() {
+        let r = ClientRegistry::new();
+        let p = principal("t", "u");
+        let c = r.register(&p, id("aaa"), None, 4).unwrap();
+        let piece = PieceId::mint();
+        assert_eq!(r.subscribe(&c, piece), Ok(true));
+        assert_eq!(r.subscribe(&c, piece), Ok(false));
+        assert_eq!(r.subscriber_count(piece), 1);
+        assert!(r.unsubscribe(&c, piece));
+        assert!(!r.unsubscribe(&c, piece));
+        assert!(r.pieces.is_empty());
+    }
+
+    #[test]
+    fn a_removed_client_cannot_subscribe() {
+        let r = ClientRegistry::new();
+        let p = principal("t", "u");
+        let c = r.register(&p, id("aaa"), None, 4).unwrap();
+        assert!(r.disconnect(&p, c.id()).removed());
+        assert_eq!(
+            r.subscribe(&c, PieceId::mint()),
+            Err(SubscribeError::ClientGone)
+        );
+        assert!(r.pieces.is_empty());
+    }
+}

@@ -1,0 +1,259 @@
+//! `EventRouter`: the [`EventSink`] that delivers piece events to subscribers, and the sender of
+//! client and server events.
+//!
+//! Piece events: for each [`PieceCommit`], each [`PieceEvent`] is encoded once as an [`Event`]
+//! (`event_type` = the kind's name, data = [`PieceEvent::to_value`], the piece id) and the same
+//! `Arc<Event>` is pushed to the queue of every subscriber of the piece. A commit does not carry
+//! its tenant; it needs none, because a piece's subscribers are only ever of the piece's tenant:
+//! subscribing requires that the client's principal can see the piece (checked by the caller,
+//! and a piece is visible only within its tenant), and the subscription index refuses a
+//! subscriber of another tenant than the piece's current ones (see
+//! [`ClientRegistry::subscribe`]). Routing cost is the piece's subscriber count; a commit with
+//! no subscribers encodes nothing.
+//!
+//! Client and server events:
+//! - `client-registration-confirmed` to the new client only:
+//!   `{:type :client-registration-confirmed :client-id "..." :message "Registration successful"
+//!   :server-timestamp µs}`;
+//! - `server-client-connected` / `server-client-disconnected` to the *other* clients of the same
+//!   tenant only: `{:type ... :client-count n :display-name s-or-nil}`; never the client's id
+//!   (with authentication off it is the credential);
+//! - `server-shutdown` to every client: `{:type :server-shutdown :message "..."}`.
+//!
+//! Pushing never blocks: a full queue drops its oldest event (see [`EventQueue`]).
+//!
+//! [`EventQueue`]: crate::events::EventQueue
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::ClientId;
+use super::registry::{Client, ClientRegistry, DisconnectOutcome, RegistryError};
+use crate::api::{EventSink, PieceCommit, Principal};
+use crate::events::Event;
+use crate::model::classify::PieceEvent;
+use crate::value::{Instant, Value};
+
+/// The names of the client and server events.
+pub mod event_types {
+    /// To the new client only, after it registered.
+    pub const CLIENT_REGISTRATION_CONFIRMED: &str = "client-registration-confirmed";
+    /// To the other clients of the tenant, after a client registered.
+    pub const SERVER_CLIENT_CONNECTED: &str = "server-client-connected";
+    /// To the remaining clients of the tenant, after a client was removed.
+    pub const SERVER_CLIENT_DISCONNECTED: &str = "server-client-disconnected";
+    /// To everyone, when the server is shutting down.
+    pub const SERVER_SHUTDOWN: &str = "server-shutdown";
+}
+
+/// Which per-client counter an event counts under (Ooloi's buckets, reference section 5.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventCategory {
+    /// Piece events.
+    Piece,
+    /// Server events (shutdown, maintenance, ...).
+    Server,
+    /// `client-registration-confirmed` and `server-client-connected`.
+    Connect,
+    /// `server-client-disconnected`.
+    Disconnect,
+}
+
+/// Pushes `event` to `client`'s queue and counts it. Never blocks.
+fn deliver(client: &Client, event: &Arc<Event>, category: EventCategory) -> bool {
+    let stats = client.stats();
+    if !client.queue().push(Arc::clone(event)) {
+        stats.events_refused.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    stats.events_queued.fetch_add(1, Ordering::Relaxed);
+    let counter = match category {
+        EventCategory::Piece => &stats.piece_events_received,
+        EventCategory::Server => &stats.server_events_received,
+        EventCategory::Connect => &stats.connect_events_received,
+        EventCategory::Disconnect => &stats.disconnect_events_received,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    true
+}
+
+/// Routes events to clients' queues. Cheap to share (`Arc<EventRouter>` as the API's sink).
+#[derive(Debug, Clone)]
+pub struct EventRouter {
+    registry: Arc<ClientRegistry>,
+}
+
+impl EventRouter {
+    /// A router over `registry`.
+    pub fn new(registry: Arc<ClientRegistry>) -> Self {
+        EventRouter { registry }
+    }
+
+    /// The registry it routes to.
+    pub fn registry(&self) -> &Arc<ClientRegistry> {
+        &self.registry
+    }
+
+    /// Registers a client ([`ClientRegistry::register`]), queues its
+    /// `client-registration-confirmed` and tells the tenant's other clients
+    /// (`server-client-connected`).
+    pub fn register(
+        &self,
+        principal: &Principal,
+        id: ClientId,
+        display_name: Option<String>,
+        queue_capacity: usize,
+    ) -> Result<Arc<Client>, RegistryError> {
+        let client = self
+            .registry
+            .register(principal, id, display_name, queue_capacity)?;
+        self.client_registered(&client);
+        Ok(client)
+    }
+
+    /// Disconnects a client ([`ClientRegistry::disconnect`]) and, if this call removed it, tells
+    /// the tenant's remaining clients (`server-client-disconnected`).
+    pub fn disconnect(&self, principal: &Principal, id: &ClientId) -> DisconnectOutcome {
+        let outcome = self.registry.disconnect(principal, id);
+        if let DisconnectOutcome::Removed(client) = &outcome {
+            self.client_removed(client);
+        }
+        outcome
+    }
+
+    /// Removes a client whose stream was lost ([`ClientRegistry::remove_if_generation`]) and, if
+    /// removed, tells the tenant's remaining clients.
+    pub fn stream_lost(&self, tenant: &str, id: &ClientId, generation: u64) -> Option<Arc<Client>> {
+        let client = self.registry.remove_if_generation(tenant, id, generation)?;
+        self.client_removed(&client);
+        Some(client)
+    }
+
+    /// Sends the confirmation to `client` and `server-client-connected` to the other clients of
+    /// its tenant. [`EventRouter::register`] calls this; call it directly only after registering
+    /// through the registry itself.
+    pub fn client_registered(&self, client: &Arc<Client>) {
+        let now = Instant::now().epoch_micros();
+        let confirmation = Value::map([
+            (
+                Value::keyword("type"),
+                Value::keyword(event_types::CLIENT_REGISTRATION_CONFIRMED),
+            ),
+            (
+                Value::keyword("client-id"),
+                Value::string(client.id().as_str()),
+            ),
+            (
+                Value::keyword("message"),
+                Value::string("Registration successful"),
+            ),
+            (Value::keyword("server-timestamp"), Value::Int(now)),
+        ]);
+        let event = Arc::new(Event::new(
+            event_types::CLIENT_REGISTRATION_CONFIRMED,
+            None,
+            now,
+            &confirmation,
+        ));
+        deliver(client, &event, EventCategory::Connect);
+        self.tell_tenant(
+            client,
+            event_types::SERVER_CLIENT_CONNECTED,
+            EventCategory::Connect,
+        );
+    }
+
+    /// Sends `server-client-disconnected` to the remaining clients of `client`'s tenant.
+    /// [`EventRouter::disconnect`] and [`EventRouter::stream_lost`] call this.
+    pub fn client_removed(&self, client: &Arc<Client>) {
+        self.tell_tenant(
+            client,
+            event_types::SERVER_CLIENT_DISCONNECTED,
+            EventCategory::Disconnect,
+        );
+    }
+
+    /// `{:type t :client-count n :display-name s}` to every client of `about`'s tenant except
+    /// `about` itself. Encoded once.
+    fn tell_tenant(&self, about: &Client, event_type: &str, category: EventCategory) {
+        let others: Vec<Arc<Client>> = self
+            .registry
+            .clients_of(about.tenant())
+            .into_iter()
+            .filter(|c| c.generation() != about.generation())
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let count = self.registry.count(about.tenant());
+        let data = Value::map([
+            (Value::keyword("type"), Value::keyword(event_type)),
+            (Value::keyword("client-count"), Value::Int(count as i64)),
+            (
+                Value::keyword("display-name"),
+                about.display_name().map_or(Value::Nil, Value::string),
+            ),
+        ]);
+        let event = Arc::new(Event::new(event_type, None, 0, &data));
+        for c in &others {
+            deliver(c, &event, category);
+        }
+    }
+
+    /// Sends `server-shutdown` with `message` to every client of every tenant. Returns how many
+    /// queues accepted it.
+    pub fn shutdown(&self, message: &str) -> usize {
+        let data = Value::map([
+            (
+                Value::keyword("type"),
+                Value::keyword(event_types::SERVER_SHUTDOWN),
+            ),
+            (Value::keyword("message"), Value::string(message)),
+        ]);
+        let event = Arc::new(Event::new(event_types::SERVER_SHUTDOWN, None, 0, &data));
+        self.registry
+            .all_clients()
+            .iter()
+            .filter(|c| deliver(c, &event, EventCategory::Server))
+            .count()
+    }
+
+    /// Encodes a piece event once (what every subscriber receives).
+    pub fn encode(event: &PieceEvent) -> Arc<Event> {
+        Arc::new(Event::new(
+            event.kind.name(),
+            Some(event.piece_id),
+            0,
+            &event.to_value(),
+        ))
+    }
+
+    /// Delivers `commit`'s events to the piece's subscribers; returns how many deliveries were
+    /// queued (events x accepting subscribers).
+    pub fn route(&self, commit: &PieceCommit) -> usize {
+        if commit.events.is_empty() {
+            return 0;
+        }
+        // Copy the subscribers out so no index lock is held while encoding or pushing.
+        let subscribers = self.registry.subscribers(commit.piece_id);
+        if subscribers.is_empty() {
+            return 0;
+        }
+        let mut delivered = 0;
+        for piece_event in &commit.events {
+            let event = Self::encode(piece_event);
+            for client in &subscribers {
+                if deliver(client, &event, EventCategory::Piece) {
+                    delivered += 1;
+                }
+            }
+        }
+        delivered
+    }
+}
+
+impl EventSink for EventRouter {
+    fn piece_committed(&self, commit: &PieceCommit) {
+        self.route(commit);
+    }
+}
