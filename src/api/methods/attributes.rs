@@ -12,7 +12,7 @@ use crate::model::attrs::{self, AttrSpec};
 use crate::model::entity::Item;
 use crate::model::settings::{PIECE_SETTINGS, SettingSpec};
 use crate::model::tree::NodeRef;
-use crate::model::{Change, ChangeOp, ChangeSetKind, Coll, PieceId, ToValue, Vpd};
+use crate::model::{Change, ChangeOp, ChangeSetKind, PieceId, Vpd};
 use crate::value::{Keyword, Ratio, Value};
 
 use super::music;
@@ -218,27 +218,6 @@ fn item_at(
     super::music::item_and_parent(&call.piece(pid)?, vpd, args, 0)
 }
 
-fn replace_item(
-    call: &mut Call<'_, '_>,
-    pid: PieceId,
-    parent: Vpd,
-    index: usize,
-    item: &Item,
-) -> Result<Value, Error> {
-    call.apply(
-        pid,
-        Change {
-            at: parent,
-            op: ChangeOp::Set {
-                coll: Coll::Items,
-                index,
-                value: item.to_value(),
-            },
-        },
-    )?;
-    call.write_result(pid)
-}
-
 pub(crate) fn register(r: &MethodRegistry) {
     let mut names: Vec<&'static str> = [
         attrs::MUSICIAN,
@@ -346,7 +325,7 @@ pub(crate) fn register(r: &MethodRegistry) {
                     ));
                 }
             }
-            replace_item(call, pid, parent, index, &item)
+            super::music::replace_item(call, pid, parent, index, &item)
         },
     ));
     r.register(Method::new(
@@ -384,7 +363,7 @@ pub(crate) fn register(r: &MethodRegistry) {
                 Item::Pitch(p) => p.note = note,
                 _ => return Err(Error::params(args.method(), Some(0), "not a pitch")),
             }
-            replace_item(call, pid, parent, index, &item)
+            super::music::replace_item(call, pid, parent, index, &item)
         },
     ));
 }

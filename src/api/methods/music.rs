@@ -517,6 +517,18 @@ fn add_attachment(call: &mut Call<'_, '_>, args: &Args<'_>) -> Result<Value, Err
         message: "only pitches, chords and rests take attachments".into(),
     })?;
     list.push_back(attachment);
+    replace_item(call, pid, parent, index, &item)
+}
+
+/// Replaces the item at `index` of the items collection at `parent`; returns the write result.
+pub(crate) fn replace_item(
+    call: &mut Call<'_, '_>,
+    pid: PieceId,
+    parent: Vpd,
+    index: usize,
+    item: &Item,
+) -> Result<Value, Error> {
+    let value = item.to_value();
     call.apply(
         pid,
         Change {
@@ -524,7 +536,7 @@ fn add_attachment(call: &mut Call<'_, '_>, args: &Args<'_>) -> Result<Value, Err
             op: ChangeOp::Set {
                 coll: Coll::Items,
                 index,
-                value: item.to_value(),
+                value,
             },
         },
     )?;
