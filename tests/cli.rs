@@ -43,3 +43,31 @@ fn bad_input_fails_with_a_located_message() {
     assert!(!ok);
     assert!(err.contains("usage"), "{err}");
 }
+
+fn server(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
+    let (code, out, _) = server(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("ooloi-server "), "{out}");
+    let (code, out, _) = server(&["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("--grpc-listen") && out.contains("OOLOI__"),
+        "{out}"
+    );
+    let (code, _, err) = server(&["--grpc-listen", "abc"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("abc") && err.contains("socket address"),
+        "{err}"
+    );
+}

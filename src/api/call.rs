@@ -25,6 +25,8 @@ pub struct Call<'t, 's> {
     pub(crate) core: &'t Core,
     /// Who is calling.
     pub principal: &'t Principal,
+    /// The registered client the call came from, if any.
+    pub client: Option<&'t str>,
     work: Vec<Work>,
     deleted: Vec<(PieceId, u64)>,
 }
@@ -44,6 +46,7 @@ impl<'t, 's> Call<'t, 's> {
             tx,
             core,
             principal,
+            client: None,
             work: Vec::new(),
             deleted: Vec::new(),
         }

@@ -147,6 +147,18 @@ impl Api {
         method: &str,
         params: &Value,
     ) -> Result<Value, Error> {
+        self.execute_for(principal, None, method, params)
+    }
+
+    /// Like [`Api::execute`], on behalf of a registered client (the connection the call came
+    /// on), which methods such as `subscribe-to-piece-events` act for.
+    pub fn execute_for(
+        &self,
+        principal: &Principal,
+        client: Option<&str>,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value, Error> {
         let m = self
             .0
             .methods
@@ -158,6 +170,7 @@ impl Api {
         m.check_args(args)?;
         self.0.stm.atomically(|tx| {
             let mut call = Call::new(tx, &self.0, principal);
+            call.client = client;
             let result = (m.handler)(&mut call, &Args::new(&m.name, args))?;
             call.finish();
             Ok(result)

@@ -14,6 +14,7 @@
 //! Nothing here blocks on a client: pushing to a queue is a short critical section that drops
 //! the oldest event when the queue is full.
 
+pub mod methods;
 mod registry;
 mod router;
 

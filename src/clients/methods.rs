@@ -1,0 +1,71 @@
+//! The subscription methods, registered into the API's method registry by whoever owns the
+//! client registry (the server): `subscribe-to-piece-events [pid]` and
+//! `unsubscribe-from-piece-events [pid]`, both idempotent, acting for the registered client the
+//! call came from. Subscribing requires seeing the piece, so a client only ever subscribes to
+//! pieces of its own tenant.
+
+use std::sync::Arc;
+
+use super::{ClientId, ClientRegistry};
+use crate::api::{Args, Call, Category, Method, MethodRegistry, ParamKind, registry::param};
+use crate::error::Error;
+use crate::value::Value;
+
+fn calling_client(
+    call: &Call<'_, '_>,
+    clients: &ClientRegistry,
+    args: &Args<'_>,
+) -> Result<Arc<super::Client>, Error> {
+    let not_allowed = || Error::NotAllowed {
+        message: format!(
+            "{} acts for a registered client: call it with x-ooloi-client-id",
+            args.method()
+        ),
+    };
+    let id = call.client.ok_or_else(not_allowed)?;
+    let id = ClientId::new(id).map_err(|_| not_allowed())?;
+    clients
+        .get_owned(call.principal, &id)
+        .ok_or_else(not_allowed)
+}
+
+fn result(pid: &Value, subscribed: bool) -> Value {
+    Value::map([
+        (Value::keyword("piece-id"), pid.clone()),
+        (Value::keyword("subscribed"), Value::Bool(subscribed)),
+    ])
+}
+
+/// Registers the subscription methods, acting on `clients`.
+pub fn register(methods: &MethodRegistry, clients: Arc<ClientRegistry>) {
+    let subscribe = clients.clone();
+    methods.register(Method::new(
+        "subscribe-to-piece-events",
+        Category::Read,
+        &[param("piece-id", ParamKind::PieceId)],
+        "Subscribes the calling client to a piece's events (idempotent)",
+        move |call, args| {
+            let pid = args.piece_id(0)?;
+            call.piece(pid)?;
+            let client = calling_client(call, &subscribe, args)?;
+            subscribe
+                .subscribe(&client, pid)
+                .map_err(|e| Error::NotAllowed {
+                    message: format!("{e:?}"),
+                })?;
+            Ok(result(args.value(0)?, true))
+        },
+    ));
+    methods.register(Method::new(
+        "unsubscribe-from-piece-events",
+        Category::Read,
+        &[param("piece-id", ParamKind::PieceId)],
+        "Unsubscribes the calling client from a piece's events (idempotent)",
+        move |call, args| {
+            let pid = args.piece_id(0)?;
+            let client = calling_client(call, &clients, args)?;
+            clients.unsubscribe(&client, pid);
+            Ok(result(args.value(0)?, false))
+        },
+    ));
+}

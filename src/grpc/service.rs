@@ -1,0 +1,239 @@
+//! `OoloiService` over tonic, kept thin: read the caller's identity from metadata, convert the
+//! request into domain values (enforcing the value limits), call the API or the client router,
+//! convert back, and map errors in one place (`status.rs`).
+//!
+//! Without authentication every caller is the `local` principal; `ExecuteMethod` and
+//! `Disconnect` then need the `x-ooloi-client-id` of a registered client (UNAUTHENTICATED
+//! otherwise). An event stream is a client's queue drained as it is polled; when the stream is
+//! dropped (the client went away), the client is removed, unless it re-registered meanwhile.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tonic::{Request, Response, Status};
+
+use crate::api::{Api, Principal};
+use crate::clients::{Client, ClientId, DisconnectOutcome, EventRouter, RegistryError};
+use crate::error::Error;
+use crate::events::Delivery;
+use crate::proto::ooloi_service_server::OoloiService;
+use crate::proto::{
+    DisconnectRequest, DisconnectResponse, EventMessage, OoloiRequest, OoloiResponse, OoloiValue,
+    RegisterClientRequest,
+};
+use crate::value::{Value, ValueLimits};
+
+/// The metadata header naming the calling client.
+pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
+
+/// The service: the API, the client router, and the limits applied to incoming values.
+#[derive(Clone, Debug)]
+pub struct OoloiGrpc {
+    api: Api,
+    router: EventRouter,
+    limits: ValueLimits,
+    queue_capacity: usize,
+}
+
+impl OoloiGrpc {
+    /// A service over `api`, whose events go through `router`.
+    pub fn new(api: Api, router: EventRouter, limits: ValueLimits, queue_capacity: usize) -> Self {
+        OoloiGrpc {
+            api,
+            router,
+            limits,
+            queue_capacity,
+        }
+    }
+
+    /// The registered client named by the request's `x-ooloi-client-id`.
+    fn calling_client<T>(
+        &self,
+        request: &Request<T>,
+        principal: &Principal,
+    ) -> Result<Arc<Client>, Status> {
+        let header = request
+            .metadata()
+            .get(CLIENT_ID_HEADER)
+            .ok_or_else(|| Status::unauthenticated(format!("missing {CLIENT_ID_HEADER}")))?;
+        let id = header
+            .to_str()
+            .ok()
+            .and_then(|s| ClientId::new(s).ok())
+            .ok_or_else(|| Status::unauthenticated(format!("invalid {CLIENT_ID_HEADER}")))?;
+        self.router
+            .registry()
+            .get_owned(principal, &id)
+            .ok_or_else(|| Status::unauthenticated(format!("client {id} is not registered")))
+    }
+}
+
+fn value_from(
+    message: Option<OoloiValue>,
+    root: &'static str,
+    limits: &ValueLimits,
+) -> Result<Value, Status> {
+    match message {
+        None => Ok(Value::Nil),
+        Some(m) => Value::from_proto(m, limits)
+            .map_err(|e| Status::from(Error::InvalidValue(e.with_root(root)))),
+    }
+}
+
+#[tonic::async_trait]
+impl OoloiService for OoloiGrpc {
+    async fn execute_method(
+        &self,
+        request: Request<OoloiRequest>,
+    ) -> Result<Response<OoloiResponse>, Status> {
+        let principal = Principal::local();
+        let client = self.calling_client(&request, &principal)?;
+        let OoloiRequest { method, params } = request.into_inner();
+        let params = value_from(params, "params", &self.limits)?;
+        let outcome =
+            self.api
+                .execute_for(&principal, Some(client.id().as_str()), &method, &params);
+        client.stats().record_api_call(outcome.is_ok());
+        let result = outcome.map_err(Status::from)?;
+        Ok(Response::new(OoloiResponse {
+            success: true,
+            error: String::new(),
+            result: Some(result.to_proto()),
+        }))
+    }
+
+    type RegisterClientStream = EventStream;
+
+    async fn register_client(
+        &self,
+        request: Request<RegisterClientRequest>,
+    ) -> Result<Response<Self::RegisterClientStream>, Status> {
+        let principal = Principal::local();
+        let info = value_from(
+            request.into_inner().client_info,
+            "client_info",
+            &self.limits,
+        )?;
+        let info = info
+            .as_map()
+            .ok_or_else(|| Status::invalid_argument("client_info must be a map with :client-id"))?;
+        let id = match info.get_keyword("client-id") {
+            Some(Value::String(s)) => {
+                ClientId::new(s).map_err(|e| Status::invalid_argument(format!("client id: {e}")))?
+            }
+            _ => {
+                return Err(Status::invalid_argument(
+                    "client_info needs :client-id, a string",
+                ));
+            }
+        };
+        let display_name = match info.get_keyword("display-name") {
+            Some(Value::String(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        let client = self
+            .router
+            .register(&principal, id, display_name, self.queue_capacity)
+            .map_err(|RegistryError::AlreadyExists { id }| {
+                Status::already_exists(format!("client id {id} is already registered"))
+            })?;
+        Ok(Response::new(EventStream {
+            client,
+            router: self.router.clone(),
+        }))
+    }
+
+    async fn disconnect(
+        &self,
+        request: Request<DisconnectRequest>,
+    ) -> Result<Response<DisconnectResponse>, Status> {
+        let principal = Principal::local();
+        let id = request
+            .metadata()
+            .get(CLIENT_ID_HEADER)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|s| ClientId::new(s).ok());
+        let Some(id) = id else {
+            return Ok(Response::new(DisconnectResponse {
+                success: false,
+                error: format!("no client identity: send {CLIENT_ID_HEADER}"),
+            }));
+        };
+        match self.router.disconnect(&principal, &id) {
+            DisconnectOutcome::Removed(_) | DisconnectOutcome::NotRegistered => {
+                Ok(Response::new(DisconnectResponse {
+                    success: true,
+                    error: String::new(),
+                }))
+            }
+            DisconnectOutcome::NotOwner => Err(Status::permission_denied(format!(
+                "client {id} belongs to another user"
+            ))),
+        }
+    }
+}
+
+/// One client's event stream: its queue, drained as the transport polls.
+#[derive(Debug)]
+pub struct EventStream {
+    client: Arc<Client>,
+    router: EventRouter,
+}
+
+fn message(delivery: Delivery) -> EventMessage {
+    match delivery {
+        Delivery::Event { sequence, event } => EventMessage {
+            event_type: event.event_type.clone(),
+            timestamp: event.timestamp,
+            event_data: prost::Message::decode(event.data.as_ref()).ok(),
+            sequence,
+        },
+        Delivery::Dropped {
+            sequence,
+            count,
+            pieces,
+        } => {
+            let data = Value::map([
+                (
+                    Value::keyword("type"),
+                    Value::keyword("client-events-dropped"),
+                ),
+                (Value::keyword("count"), Value::Int(count as i64)),
+                (
+                    Value::keyword("pieces"),
+                    Value::set(pieces.iter().map(|p| Value::string(p.to_string()))),
+                ),
+            ]);
+            EventMessage {
+                event_type: "client-events-dropped".into(),
+                timestamp: crate::value::Instant::now().epoch_micros(),
+                event_data: Some(data.to_proto()),
+                sequence,
+            }
+        }
+    }
+}
+
+impl futures_core::Stream for EventStream {
+    type Item = Result<EventMessage, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.client
+            .queue()
+            .poll_next(cx)
+            .map(|d| d.map(|d| Ok(message(d))))
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        // The stream ended (the client went away or the server is stopping): remove the
+        // registration that opened it, never a newer one under the same id.
+        self.router.stream_lost(
+            self.client.tenant(),
+            self.client.id(),
+            self.client.generation(),
+        );
+    }
+}
