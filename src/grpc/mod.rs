@@ -47,15 +47,16 @@ pub fn build(_config: &Config) -> (Api, EventRouter) {
     (api, router)
 }
 
-/// Serves `OoloiService` on `listener` until `shutdown` resolves, then tells every client
-/// (`server-shutdown`) and returns once in-flight calls have finished.
+/// Serves `OoloiService`, gRPC health (`grpc.health.v1`) and server reflection (v1 and
+/// v1alpha) on `listener` until `shutdown` resolves; then health reports NOT_SERVING, every
+/// client gets `server-shutdown`, and the server returns once in-flight calls have finished.
 pub async fn serve(
     config: &Config,
     api: Api,
     router: EventRouter,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let max_message = config.limits.max_message_bytes;
     let service = OoloiServiceServer::new(OoloiGrpc::new(
         api,
@@ -65,6 +66,18 @@ pub async fn serve(
     ))
     .max_decoding_message_size(max_message)
     .max_encoding_message_size(max_message);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    // Nothing to wait for yet (no store): ready as soon as the listener is bound.
+    health.set_serving::<OoloiServiceServer<OoloiGrpc>>().await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let grpc = &config.grpc;
     tonic::transport::Server::builder()
         .max_concurrent_streams(Some(grpc.max_concurrent_streams))
@@ -74,9 +87,18 @@ pub async fn serve(
         .http2_max_pending_accept_reset_streams(Some(grpc.max_pending_accept_reset_streams))
         .http2_max_local_error_reset_streams(Some(grpc.max_local_error_reset_streams))
         .tcp_keepalive(Some(Duration::from_secs(60)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(Incoming(listener), async move {
             shutdown.await;
+            health
+                .set_not_serving::<OoloiServiceServer<OoloiGrpc>>()
+                .await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
             router.shutdown("the server is shutting down");
             // End every event stream once it has delivered what is queued (the shutdown notice
             // last), so that graceful shutdown does not wait on streams that never end.
@@ -84,5 +106,6 @@ pub async fn serve(
                 client.queue().close();
             }
         })
-        .await
+        .await?;
+    Ok(())
 }
