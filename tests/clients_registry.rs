@@ -9,13 +9,6 @@ use ooloi_server::clients::{
 };
 use ooloi_server::model::PieceId;
 
-fn principal(tenant: &str, user: &str) -> Principal {
-    Principal {
-        tenant: Arc::from(tenant),
-        user: Arc::from(user),
-    }
-}
-
 fn id(s: &str) -> ClientId {
     ClientId::new(s).unwrap()
 }
@@ -30,7 +23,7 @@ fn sixty_four_threads_registering_one_id_one_wins() {
                 let registry = Arc::clone(&registry);
                 let barrier = Arc::clone(&barrier);
                 s.spawn(move || {
-                    let p = principal("acme", &format!("user{n}"));
+                    let p = Principal::new("acme", &format!("user{n}"));
                     barrier.wait();
                     registry.register(&p, id("contested"), None, 16)
                 })
@@ -58,16 +51,16 @@ fn sixty_four_threads_registering_one_id_one_wins() {
 fn the_same_id_in_another_tenant_is_another_client() {
     let r = ClientRegistry::new();
     let a = r
-        .register(&principal("a", "u"), id("shared"), None, 4)
+        .register(&Principal::new("a", "u"), id("shared"), None, 4)
         .unwrap();
     let b = r
-        .register(&principal("b", "u"), id("shared"), None, 4)
+        .register(&Principal::new("b", "u"), id("shared"), None, 4)
         .unwrap();
     assert!(!Arc::ptr_eq(&a, &b));
     assert_eq!((r.count("a"), r.count("b"), r.total()), (1, 1, 2));
     assert!(Arc::ptr_eq(&r.get("a", &id("shared")).unwrap(), &a));
     assert!(matches!(
-        r.register(&principal("a", "other"), id("shared"), None, 4),
+        r.register(&Principal::new("a", "other"), id("shared"), None, 4),
         Err(RegistryError::AlreadyExists { .. })
     ));
 }
@@ -75,7 +68,7 @@ fn the_same_id_in_another_tenant_is_another_client() {
 #[test]
 fn disconnect_is_idempotent() {
     let r = ClientRegistry::new();
-    let p = principal("t", "u");
+    let p = Principal::new("t", "u");
     let c = r.register(&p, id("client-1"), None, 4).unwrap();
     match r.disconnect(&p, c.id()) {
         DisconnectOutcome::Removed(removed) => assert!(Arc::ptr_eq(&removed, &c)),
@@ -101,7 +94,7 @@ fn disconnect_is_idempotent() {
 #[test]
 fn concurrent_disconnects_remove_exactly_once() {
     let r = Arc::new(ClientRegistry::new());
-    let p = principal("t", "u");
+    let p = Principal::new("t", "u");
     r.register(&p, id("once-only"), None, 4).unwrap();
     let barrier = Barrier::new(16);
     let removed = std::thread::scope(|s| {
@@ -125,32 +118,35 @@ fn concurrent_disconnects_remove_exactly_once() {
 #[test]
 fn a_disconnect_by_another_principal_is_refused_and_leaves_the_client_untouched() {
     let r = ClientRegistry::new();
-    let owner = principal("t", "alice");
+    let owner = Principal::new("t", "alice");
     let c = r.register(&owner, id("alices-app"), None, 4).unwrap();
     let piece = PieceId::mint();
     r.subscribe(&c, piece).unwrap();
 
     assert!(matches!(
-        r.disconnect(&principal("t", "mallory"), c.id()),
+        r.disconnect(&Principal::new("t", "mallory"), c.id()),
         DisconnectOutcome::NotOwner
     ));
     // Another tenant cannot even see it.
     assert!(matches!(
-        r.disconnect(&principal("other", "alice"), c.id()),
+        r.disconnect(&Principal::new("other", "alice"), c.id()),
         DisconnectOutcome::NotRegistered
     ));
     assert!(Arc::ptr_eq(&r.get("t", c.id()).unwrap(), &c));
     assert!(!c.is_closed());
     assert!(c.is_subscribed(piece));
     assert_eq!(r.subscriber_count(piece), 1);
-    assert!(r.get_owned(&principal("t", "mallory"), c.id()).is_none());
+    assert!(
+        r.get_owned(&Principal::new("t", "mallory"), c.id())
+            .is_none()
+    );
     assert!(r.get_owned(&owner, c.id()).is_some());
 }
 
 #[test]
 fn a_stale_generation_does_not_remove_a_newer_registration() {
     let r = ClientRegistry::new();
-    let p = principal("t", "u");
+    let p = Principal::new("t", "u");
     let old = r.register(&p, id("phone"), None, 4).unwrap();
     assert!(r.disconnect(&p, old.id()).removed());
     let new = r.register(&p, id("phone"), None, 4).unwrap();
@@ -175,7 +171,7 @@ fn a_stale_generation_does_not_remove_a_newer_registration() {
 #[test]
 fn removal_unsubscribes_everywhere() {
     let r = ClientRegistry::new();
-    let p = principal("t", "u");
+    let p = Principal::new("t", "u");
     let c = r.register(&p, id("leaver"), None, 4).unwrap();
     let stays = r.register(&p, id("stayer"), None, 4).unwrap();
     let pieces: Vec<PieceId> = (0..5).map(|_| PieceId::mint()).collect();
@@ -201,10 +197,10 @@ fn removal_unsubscribes_everywhere() {
 fn a_piece_with_subscribers_refuses_a_subscriber_of_another_tenant() {
     let r = ClientRegistry::new();
     let a = r
-        .register(&principal("a", "u"), id("client-a"), None, 4)
+        .register(&Principal::new("a", "u"), id("client-a"), None, 4)
         .unwrap();
     let b = r
-        .register(&principal("b", "u"), id("client-b"), None, 4)
+        .register(&Principal::new("b", "u"), id("client-b"), None, 4)
         .unwrap();
     let piece = PieceId::mint();
     assert_eq!(r.subscribe(&a, piece), Ok(true));
@@ -217,10 +213,10 @@ fn a_piece_with_subscribers_refuses_a_subscriber_of_another_tenant() {
 fn iteration_covers_exactly_the_tenants_clients() {
     let r = ClientRegistry::new();
     for n in 0..10 {
-        r.register(&principal("a", "u"), id(&format!("a-{n}")), None, 4)
+        r.register(&Principal::new("a", "u"), id(&format!("a-{n}")), None, 4)
             .unwrap();
     }
-    r.register(&principal("b", "u"), id("b-0"), None, 4)
+    r.register(&Principal::new("b", "u"), id("b-0"), None, 4)
         .unwrap();
     let mut ids: Vec<String> = r
         .clients_of("a")
@@ -237,7 +233,7 @@ fn iteration_covers_exactly_the_tenants_clients() {
 #[test]
 fn the_router_wrappers_register_and_disconnect_through_the_registry() {
     let router = EventRouter::new(Arc::new(ClientRegistry::new()));
-    let p = principal("t", "u");
+    let p = Principal::new("t", "u");
     let c = router.register(&p, id("wrapped"), None, 4).unwrap();
     assert!(router.registry().get("t", c.id()).is_some());
     assert!(

@@ -12,13 +12,6 @@ use ooloi_server::model::classify::{EventKind, PieceEvent};
 use ooloi_server::model::{Change, PieceId};
 use ooloi_server::value::{Value, ValueLimits, wire};
 
-fn principal(tenant: &str, user: &str) -> Principal {
-    Principal {
-        tenant: Arc::from(tenant),
-        user: Arc::from(user),
-    }
-}
-
 fn id(s: &str) -> ClientId {
     ClientId::new(s).unwrap()
 }
@@ -77,7 +70,7 @@ impl Setup {
     fn client(&self, tenant: &str, name: &str, capacity: usize) -> Arc<Client> {
         self.router
             .registry()
-            .register(&principal(tenant, "u"), id(name), None, capacity)
+            .register(&Principal::new(tenant, "u"), id(name), None, capacity)
             .unwrap()
     }
 }
@@ -252,17 +245,17 @@ fn unsubscribe_stops_delivery_at_once() {
 fn registration_confirms_to_the_new_client_and_tells_only_the_others_of_its_tenant() {
     let router = EventRouter::new(Arc::new(ClientRegistry::new()));
     let first = router
-        .register(&principal("a", "u1"), id("first-client"), None, 16)
+        .register(&Principal::new("a", "u1"), id("first-client"), None, 16)
         .unwrap();
     let other_tenant = router
-        .register(&principal("b", "u1"), id("b-client"), None, 16)
+        .register(&Principal::new("b", "u1"), id("b-client"), None, 16)
         .unwrap();
     drain(&first);
     drain(&other_tenant);
 
     let new = router
         .register(
-            &principal("a", "u2"),
+            &Principal::new("a", "u2"),
             id("secret-id-123"),
             Some("Score Editor".into()),
             16,
@@ -300,7 +293,11 @@ fn registration_confirms_to_the_new_client_and_tells_only_the_others_of_its_tena
     );
 
     // Disconnect: the remaining clients of the tenant hear it, the leaver does not.
-    assert!(router.disconnect(&principal("a", "u2"), new.id()).removed());
+    assert!(
+        router
+            .disconnect(&Principal::new("a", "u2"), new.id())
+            .removed()
+    );
     let told = events(&first);
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].event_type, event_types::SERVER_CLIENT_DISCONNECTED);
@@ -310,7 +307,11 @@ fn registration_confirms_to_the_new_client_and_tells_only_the_others_of_its_tena
     assert!(other_tenant.queue().is_empty());
 
     // A refused or repeated disconnect tells no one.
-    assert!(!router.disconnect(&principal("a", "u2"), new.id()).removed());
+    assert!(
+        !router
+            .disconnect(&Principal::new("a", "u2"), new.id())
+            .removed()
+    );
     assert!(first.queue().is_empty());
 }
 
@@ -318,10 +319,10 @@ fn registration_confirms_to_the_new_client_and_tells_only_the_others_of_its_tena
 fn stream_loss_announces_once() {
     let router = EventRouter::new(Arc::new(ClientRegistry::new()));
     let watcher = router
-        .register(&principal("a", "u"), id("watcher"), None, 16)
+        .register(&Principal::new("a", "u"), id("watcher"), None, 16)
         .unwrap();
     let lost = router
-        .register(&principal("a", "u"), id("lost-one"), None, 16)
+        .register(&Principal::new("a", "u"), id("lost-one"), None, 16)
         .unwrap();
     drain(&watcher);
     assert!(
@@ -374,7 +375,11 @@ fn concurrent_commits_and_churn_never_reach_a_removed_client() {
             for n in 0..200 {
                 let c = s.client("a", &format!("churn-{n}"), 10_000);
                 registry.subscribe(&c, piece).unwrap();
-                assert!(registry.disconnect(&principal("a", "u"), c.id()).removed());
+                assert!(
+                    registry
+                        .disconnect(&Principal::new("a", "u"), c.id())
+                        .removed()
+                );
                 assert!(!c.is_subscribed(piece));
                 let before = c.stats_snapshot().events_queued;
                 // Removed: closed queue and out of the index, so nothing more is queued.

@@ -33,6 +33,14 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A caller: `user` of `tenant`.
+    pub fn new(tenant: &str, user: &str) -> Self {
+        Principal {
+            tenant: Arc::from(tenant),
+            user: Arc::from(user),
+        }
+    }
+
     /// The one implicit caller of a server without authentication.
     pub fn local() -> Self {
         Principal {

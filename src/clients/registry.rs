@@ -431,16 +431,21 @@ impl ClientRegistry {
             std::mem::take(&mut subs.pieces)
         };
         for piece in pieces {
-            self.unindex(piece, client);
-            self.stats
-                .subscription_removes_total
-                .fetch_add(1, Ordering::Relaxed);
-            client
-                .stats
-                .subscription_removes
-                .fetch_add(1, Ordering::Relaxed);
+            self.unsubscribed(piece, client);
         }
         client.queue.close();
+    }
+
+    /// Takes `client` out of `piece`'s subscribers and counts the removal.
+    fn unsubscribed(&self, piece: PieceId, client: &Client) {
+        self.unindex(piece, client);
+        self.stats
+            .subscription_removes_total
+            .fetch_add(1, Ordering::Relaxed);
+        client
+            .stats
+            .subscription_removes
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn unindex(&self, piece: PieceId, client: &Client) {
@@ -493,15 +498,8 @@ impl ClientRegistry {
         if !subs.pieces.remove(&piece) {
             return false;
         }
-        self.unindex(piece, client);
+        self.unsubscribed(piece, client);
         drop(subs);
-        self.stats
-            .subscription_removes_total
-            .fetch_add(1, Ordering::Relaxed);
-        client
-            .stats
-            .subscription_removes
-            .fetch_add(1, Ordering::Relaxed);
         true
     }
 
@@ -537,13 +535,6 @@ impl ClientRegistry {
 mod tests {
     use super::*;
 
-    fn principal(tenant: &str, user: &str) -> Principal {
-        Principal {
-            tenant: Arc::from(tenant),
-            user: Arc::from(user),
-        }
-    }
-
     fn id(s: &str) -> ClientId {
         ClientId::new(s).unwrap()
     }
@@ -551,7 +542,7 @@ mod tests {
     #[test]
     fn generations_are_unique_and_increasing() {
         let r = ClientRegistry::new();
-        let p = principal("t", "u");
+        let p = Principal::new("t", "u");
         let a = r.register(&p, id("aaa"), None, 4).unwrap();
         let b = r.register(&p, id("bbb"), None, 4).unwrap();
         assert!(b.generation() > a.generation());
@@ -560,7 +551,7 @@ mod tests {
     #[test]
     fn a_piece_entry_disappears_with_its_last_subscriber() {
         let r = ClientRegistry::new();
-        let p = principal("t", "u");
+        let p = Principal::new("t", "u");
         let c = r.register(&p, id("aaa"), None, 4).unwrap();
         let piece = PieceId::mint();
         assert_eq!(r.subscribe(&c, piece), Ok(true));
@@ -574,7 +565,7 @@ mod tests {
     #[test]
     fn a_removed_client_cannot_subscribe() {
         let r = ClientRegistry::new();
-        let p = principal("t", "u");
+        let p = Principal::new("t", "u");
         let c = r.register(&p, id("aaa"), None, 4).unwrap();
         assert!(r.disconnect(&p, c.id()).removed());
         assert_eq!(
