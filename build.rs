@@ -13,9 +13,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &descriptor_path,
         prost::Message::encode_to_vec(&descriptors),
     )?;
+    // Messages and the client, as prost and tonic generate them.
     tonic_prost_build::configure()
         .build_client(true)
+        .build_server(false)
+        .compile_fds(descriptors.clone())?;
+    // The server, a second time over the same descriptors, with every message taken from the
+    // first pass except `EventMessage`: the server sends `crate::grpc::EventFrame`, whose
+    // encoding is the event's bytes encoded once for every recipient plus the recipient's
+    // sequence number.
+    let server_dir = out_dir.join("server");
+    std::fs::create_dir_all(&server_dir)?;
+    tonic_prost_build::configure()
+        .build_client(false)
         .build_server(true)
+        .extern_path(".ooloi", "crate::proto")
+        .extern_path(".ooloi.EventMessage", "crate::grpc::EventFrame")
+        .out_dir(&server_dir)
         .compile_fds(descriptors)?;
     Ok(())
 }

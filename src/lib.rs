@@ -10,10 +10,12 @@
 pub mod api;
 pub mod clients;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod model;
 pub mod proto;
+pub mod server;
 pub mod stm;
 pub mod value;

@@ -7,5 +7,13 @@
 
 tonic::include_proto!("ooloi");
 
+/// The `OoloiService` server. Generated in a second pass that sends events as
+/// [`crate::grpc::EventFrame`] (encoded once, shared by every recipient) instead of
+/// [`EventMessage`]; the wire format is the same.
+mod server {
+    include!(concat!(env!("OUT_DIR"), "/server/ooloi.rs"));
+}
+pub use server::ooloi_service_server;
+
 /// The encoded `FileDescriptorSet` of `proto/ooloi.proto`, served by gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ooloi_descriptor");

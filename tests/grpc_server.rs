@@ -24,9 +24,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let (api, router) = grpc::build(&config);
+        let server = ooloi_server::server::Server::new(config);
         let handle = tokio::spawn(async move {
-            grpc::serve(&config, api, router, listener, async {
+            grpc::serve(&server, listener, async {
                 let _ = stopped.await;
             })
             .await

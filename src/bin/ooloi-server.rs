@@ -67,8 +67,8 @@ fn main() -> ExitCode {
             "ooloi-server {} serving gRPC on {addr}",
             env!("CARGO_PKG_VERSION")
         );
-        let (api, router) = grpc::build(&config);
-        match grpc::serve(&config, api, router, listener, shutdown_signal()).await {
+        let server = ooloi_server::server::Server::new(config);
+        match grpc::serve(&server, listener, shutdown_signal()).await {
             Ok(()) => {
                 eprintln!("ooloi-server stopped");
                 ExitCode::SUCCESS

@@ -1,24 +1,33 @@
-//! The gRPC transport (thin): decode, identify the caller, call the API, map errors. `serve`
-//! runs the service on a listener the caller binds (tests bind `127.0.0.1:0`), with the HTTP/2
-//! limits set explicitly, until the shutdown future resolves.
+//! The gRPC transport (thin): decode, identify the caller, call the API, map errors.
+//!
+//! [`serve`] runs `OoloiService`, gRPC health and server reflection on a listener the caller
+//! binds (tests bind `127.0.0.1:0`); [`serve_incoming`] does the same over any stream of
+//! connections (the embedded transport hands in in-memory duplex pipes). Both set the HTTP/2
+//! limits explicitly ([`limits`]) and run until the shutdown future resolves; then readiness
+//! and health go NOT_SERVING, every client gets `server-shutdown`, every event stream ends after
+//! its queued events, and the call returns once in-flight calls have finished.
 
+mod event_frame;
+pub mod limits;
 pub mod service;
 pub mod status;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio_stream_shim::Incoming;
+use tonic::transport::server::Connected;
 
-use crate::api::Api;
-use crate::clients::{ClientRegistry, EventRouter};
-use crate::config::Config;
 use crate::proto::ooloi_service_server::OoloiServiceServer;
+use crate::server::Server;
 use service::OoloiGrpc;
 
-mod tokio_stream_shim {
+pub use event_frame::EventFrame;
+
+/// The boxed error a transport returns.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+mod incoming {
     //! The accepted connections of a bound listener, as the stream tonic serves from.
     use std::pin::Pin;
     use std::task::{Context, Poll};
@@ -30,42 +39,42 @@ mod tokio_stream_shim {
     impl futures_core::Stream for Incoming {
         type Item = std::io::Result<TcpStream>;
         fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.0
-                .poll_accept(cx)
-                .map(|r| Some(r.map(|(stream, _)| stream)))
+            self.0.poll_accept(cx).map(|r| {
+                Some(r.map(|(stream, _)| {
+                    // Events and small replies must not wait for Nagle's algorithm.
+                    let _ = stream.set_nodelay(true);
+                    stream
+                }))
+            })
         }
     }
 }
 
-/// The API and client routing a server runs, wired together: commits reach subscribers, and
-/// the subscription methods are registered. (The configuration will choose the store here.)
-pub fn build(_config: &Config) -> (Api, EventRouter) {
-    let registry = Arc::new(ClientRegistry::new());
-    let router = EventRouter::new(registry.clone());
-    let api = Api::new(crate::stm::StmConfig::default(), Arc::new(router.clone()));
-    crate::clients::methods::register(api.methods(), registry);
-    (api, router)
-}
-
-/// Serves `OoloiService`, gRPC health (`grpc.health.v1`) and server reflection (v1 and
-/// v1alpha) on `listener` until `shutdown` resolves; then health reports NOT_SERVING, every
-/// client gets `server-shutdown`, and the server returns once in-flight calls have finished.
+/// Serves gRPC on `listener` until `shutdown` resolves (see the module documentation).
 pub async fn serve(
-    config: &Config,
-    api: Api,
-    router: EventRouter,
+    server: &Server,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
+    serve_incoming(server, incoming::Incoming(listener), shutdown).await
+}
+
+/// Serves gRPC on every connection `incoming` yields until `shutdown` resolves.
+pub async fn serve_incoming<I, IO, IE>(
+    server: &Server,
+    incoming: I,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), BoxError>
+where
+    I: futures_core::Stream<Item = Result<IO, IE>> + Send,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    IE: Into<BoxError>,
+{
+    let config = server.config();
     let max_message = config.limits.max_message_bytes;
-    let service = OoloiServiceServer::new(OoloiGrpc::new(
-        api,
-        router.clone(),
-        config.value_limits(),
-        config.events.queue_capacity,
-    ))
-    .max_decoding_message_size(max_message)
-    .max_encoding_message_size(max_message);
+    let service = OoloiServiceServer::new(OoloiGrpc::new(server.clone()))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -73,26 +82,23 @@ pub async fn serve(
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    // Nothing to wait for yet (no store): ready as soon as the listener is bound.
+    // Nothing to wait for yet (no store): ready as soon as the service is built.
+    server.readiness().set(true);
     health.set_serving::<OoloiServiceServer<OoloiGrpc>>().await;
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let grpc = &config.grpc;
-    tonic::transport::Server::builder()
-        .max_concurrent_streams(Some(grpc.max_concurrent_streams))
-        .http2_max_header_list_size(Some(grpc.max_header_list_size))
-        .http2_keepalive_interval(Some(grpc.keepalive_interval()))
-        .http2_keepalive_timeout(Some(grpc.keepalive_timeout()))
-        .http2_max_pending_accept_reset_streams(Some(grpc.max_pending_accept_reset_streams))
-        .http2_max_local_error_reset_streams(Some(grpc.max_local_error_reset_streams))
-        .tcp_keepalive(Some(Duration::from_secs(60)))
+    let router = server.router().clone();
+    let readiness = server.readiness().clone();
+    limits::Http2Limits::from_config(&config.grpc)
+        .apply(tonic::transport::Server::builder())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(Incoming(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
+            readiness.set(false);
             health
                 .set_not_serving::<OoloiServiceServer<OoloiGrpc>>()
                 .await;

@@ -13,38 +13,38 @@ use std::task::{Context, Poll};
 
 use tonic::{Request, Response, Status};
 
-use crate::api::{Api, Principal};
+use super::EventFrame;
+use crate::api::Principal;
 use crate::clients::{Client, ClientId, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
-use crate::events::Delivery;
+use crate::events::{Delivery, Event};
 use crate::proto::ooloi_service_server::OoloiService;
 use crate::proto::{
-    DisconnectRequest, DisconnectResponse, EventMessage, OoloiRequest, OoloiResponse, OoloiValue,
+    DisconnectRequest, DisconnectResponse, OoloiRequest, OoloiResponse, OoloiValue,
     RegisterClientRequest,
 };
+use crate::server::Server;
 use crate::value::{Value, ValueLimits};
 
 /// The metadata header naming the calling client.
 pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
 
-/// The service: the API, the client router, and the limits applied to incoming values.
+/// The service: the server state, and the limits applied to incoming values.
 #[derive(Clone, Debug)]
 pub struct OoloiGrpc {
-    api: Api,
-    router: EventRouter,
+    server: Server,
     limits: ValueLimits,
-    queue_capacity: usize,
 }
 
 impl OoloiGrpc {
-    /// A service over `api`, whose events go through `router`.
-    pub fn new(api: Api, router: EventRouter, limits: ValueLimits, queue_capacity: usize) -> Self {
-        OoloiGrpc {
-            api,
-            router,
-            limits,
-            queue_capacity,
-        }
+    /// The service over `server`, with the value limits of its configuration.
+    pub fn new(server: Server) -> Self {
+        let limits = server.config().value_limits();
+        OoloiGrpc { server, limits }
+    }
+
+    fn router(&self) -> &EventRouter {
+        self.server.router()
     }
 
     /// The registered client named by the request's `x-ooloi-client-id`.
@@ -62,7 +62,7 @@ impl OoloiGrpc {
             .ok()
             .and_then(|s| ClientId::new(s).ok())
             .ok_or_else(|| Status::unauthenticated(format!("invalid {CLIENT_ID_HEADER}")))?;
-        self.router
+        self.router()
             .registry()
             .get_owned(principal, &id)
             .ok_or_else(|| Status::unauthenticated(format!("client {id} is not registered")))
@@ -92,7 +92,8 @@ impl OoloiService for OoloiGrpc {
         let OoloiRequest { method, params } = request.into_inner();
         let params = value_from(params, "params", &self.limits)?;
         let outcome =
-            self.api
+            self.server
+                .api()
                 .execute_for(&principal, Some(client.id().as_str()), &method, &params);
         client.stats().record_api_call(outcome.is_ok());
         let result = outcome.map_err(Status::from)?;
@@ -133,14 +134,19 @@ impl OoloiService for OoloiGrpc {
             _ => None,
         };
         let client = self
-            .router
-            .register(&principal, id, display_name, self.queue_capacity)
+            .router()
+            .register(
+                &principal,
+                id,
+                display_name,
+                self.server.config().events.queue_capacity,
+            )
             .map_err(|RegistryError::AlreadyExists { id }| {
                 Status::already_exists(format!("client id {id} is already registered"))
             })?;
         Ok(Response::new(EventStream {
             client,
-            router: self.router.clone(),
+            router: self.router().clone(),
         }))
     }
 
@@ -160,7 +166,7 @@ impl OoloiService for OoloiGrpc {
                 error: format!("no client identity: send {CLIENT_ID_HEADER}"),
             }));
         };
-        match self.router.disconnect(&principal, &id) {
+        match self.router().disconnect(&principal, &id) {
             DisconnectOutcome::Removed(_) | DisconnectOutcome::NotRegistered => {
                 Ok(Response::new(DisconnectResponse {
                     success: true,
@@ -181,14 +187,10 @@ pub struct EventStream {
     router: EventRouter,
 }
 
-fn message(delivery: Delivery) -> EventMessage {
+/// The frame for one delivery: a shared event, or the overflow marker made for this client.
+fn frame(delivery: Delivery) -> EventFrame {
     match delivery {
-        Delivery::Event { sequence, event } => EventMessage {
-            event_type: event.event_type.clone(),
-            timestamp: event.timestamp,
-            event_data: prost::Message::decode(event.data.as_ref()).ok(),
-            sequence,
-        },
+        Delivery::Event { sequence, event } => EventFrame::new(&event, sequence),
         Delivery::Dropped {
             sequence,
             count,
@@ -205,24 +207,26 @@ fn message(delivery: Delivery) -> EventMessage {
                     Value::set(pieces.iter().map(|p| Value::string(p.to_string()))),
                 ),
             ]);
-            EventMessage {
-                event_type: "client-events-dropped".into(),
-                timestamp: crate::value::Instant::now().epoch_micros(),
-                event_data: Some(data.to_proto()),
+            EventFrame::new(
+                &Event::new("client-events-dropped", None, 0, &data),
                 sequence,
-            }
+            )
         }
     }
 }
 
 impl futures_core::Stream for EventStream {
-    type Item = Result<EventMessage, Status>;
+    type Item = Result<EventFrame, Status>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.client
-            .queue()
-            .poll_next(cx)
-            .map(|d| d.map(|d| Ok(message(d))))
+        self.client.queue().poll_next(cx).map(|delivery| {
+            delivery.map(|delivery| {
+                let frame = frame(delivery);
+                let bytes = prost::Message::encoded_len(&frame) as u64;
+                self.client.stats().record_sent(bytes);
+                Ok(frame)
+            })
+        })
     }
 }
 
