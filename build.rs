@@ -19,9 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(false)
         .compile_fds(descriptors.clone())?;
     // The server, a second time over the same descriptors, with every message taken from the
-    // first pass except `EventMessage`: the server sends `crate::grpc::EventFrame`, whose
-    // encoding is the event's bytes encoded once for every recipient plus the recipient's
-    // sequence number.
+    // first pass except three the server handles as bytes (same wire format): it sends
+    // `EventMessage` as `crate::grpc::EventFrame` (the event's bytes, encoded once for every
+    // recipient, plus the recipient's sequence number), and reads `OoloiRequest` / writes
+    // `OoloiResponse` with the value still encoded, for the direct value codec. Its codec
+    // refuses malformed requests as INVALID_ARGUMENT.
     let server_dir = out_dir.join("server");
     std::fs::create_dir_all(&server_dir)?;
     tonic_prost_build::configure()
@@ -29,6 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .extern_path(".ooloi", "crate::proto")
         .extern_path(".ooloi.EventMessage", "crate::grpc::EventFrame")
+        .extern_path(".ooloi.OoloiRequest", "crate::grpc::RequestFrame")
+        .extern_path(".ooloi.OoloiResponse", "crate::grpc::ResponseFrame")
+        .codec_path("crate::grpc::codec::OoloiCodec")
         .out_dir(&server_dir)
         .compile_fds(descriptors)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! context a client needs (method, piece id, VPD, argument index). The transport maps it to a
 //! status in exactly one place; nothing here knows about gRPC.
 
+use crate::clients::ClientIdError;
 use crate::model::ModelError;
 use crate::stm::StmError;
 use crate::value::ValueError;
@@ -34,6 +35,21 @@ pub enum Error {
     /// The operation is not possible in this state (e.g. copying a musician reference).
     #[error("not allowed: {message}")]
     NotAllowed { message: String },
+    /// The request is not valid protobuf.
+    #[error("malformed request: {0}")]
+    MalformedRequest(String),
+    /// The caller's identity is missing or not registered.
+    #[error("unauthenticated: {message}")]
+    Unauthenticated { message: String },
+    /// The caller may not do this (e.g. disconnect another user's client).
+    #[error("permission denied: {message}")]
+    PermissionDenied { message: String },
+    /// A client id that breaks the client-id rules.
+    #[error("invalid client id: {0}")]
+    InvalidClientId(ClientIdError),
+    /// The client id is already registered in the tenant.
+    #[error("client id {client_id} is already registered")]
+    ClientIdTaken { client_id: String },
     /// The transaction kept conflicting and gave up.
     #[error("gave up after {attempts} conflicting attempts")]
     ConflictRetriesExhausted { attempts: u32 },
@@ -60,6 +76,11 @@ impl Error {
             Error::ValidationFailed { .. } => "VALIDATION_FAILED",
             Error::NotAllowed { .. } => "NOT_ALLOWED",
             Error::ConflictRetriesExhausted { .. } => "CONFLICT_RETRIES_EXHAUSTED",
+            Error::MalformedRequest(_) => "MALFORMED_REQUEST",
+            Error::Unauthenticated { .. } => "UNAUTHENTICATED",
+            Error::PermissionDenied { .. } => "PERMISSION_DENIED",
+            Error::InvalidClientId(_) => "INVALID_CLIENT_ID",
+            Error::ClientIdTaken { .. } => "CLIENT_ID_TAKEN",
             Error::BatchOperationFailed { source, .. } => source.reason(),
         }
     }

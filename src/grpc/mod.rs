@@ -7,6 +7,8 @@
 //! and health go NOT_SERVING, every client gets `server-shutdown`, every event stream ends after
 //! its queued events, and the call returns once in-flight calls have finished.
 
+mod call_frames;
+pub mod codec;
 mod event_frame;
 pub mod limits;
 pub mod service;
@@ -22,6 +24,7 @@ use crate::proto::ooloi_service_server::OoloiServiceServer;
 use crate::server::Server;
 use service::OoloiGrpc;
 
+pub use call_frames::{RequestFrame, ResponseFrame};
 pub use event_frame::EventFrame;
 
 /// The boxed error a transport returns.

@@ -14,17 +14,15 @@ use std::task::{Context, Poll};
 use tonic::{Request, Response, Status};
 
 use super::EventFrame;
+use super::call_frames::{RequestFrame, ResponseFrame};
 use crate::api::Principal;
 use crate::clients::{Client, ClientId, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
 use crate::events::{Delivery, Event};
 use crate::proto::ooloi_service_server::OoloiService;
-use crate::proto::{
-    DisconnectRequest, DisconnectResponse, OoloiRequest, OoloiResponse, OoloiValue,
-    RegisterClientRequest,
-};
+use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
-use crate::value::{Value, ValueLimits};
+use crate::value::{Value, ValueLimits, wire};
 
 /// The metadata header naming the calling client.
 pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
@@ -52,55 +50,81 @@ impl OoloiGrpc {
         &self,
         request: &Request<T>,
         principal: &Principal,
-    ) -> Result<Arc<Client>, Status> {
+    ) -> Result<Arc<Client>, Error> {
+        let unauthenticated = |message: String| Error::Unauthenticated { message };
         let header = request
             .metadata()
             .get(CLIENT_ID_HEADER)
-            .ok_or_else(|| Status::unauthenticated(format!("missing {CLIENT_ID_HEADER}")))?;
+            .ok_or_else(|| unauthenticated(format!("missing {CLIENT_ID_HEADER}")))?;
         let id = header
             .to_str()
             .ok()
             .and_then(|s| ClientId::new(s).ok())
-            .ok_or_else(|| Status::unauthenticated(format!("invalid {CLIENT_ID_HEADER}")))?;
+            .ok_or_else(|| unauthenticated(format!("invalid {CLIENT_ID_HEADER}")))?;
         self.router()
             .registry()
             .get_owned(principal, &id)
-            .ok_or_else(|| Status::unauthenticated(format!("client {id} is not registered")))
+            .ok_or_else(|| unauthenticated(format!("client {id} is not registered")))
     }
 }
 
+/// The value in `message`, converted under `limits`; an absent value is nil.
 fn value_from(
     message: Option<OoloiValue>,
     root: &'static str,
     limits: &ValueLimits,
-) -> Result<Value, Status> {
+) -> Result<Value, Error> {
     match message {
         None => Ok(Value::Nil),
-        Some(m) => Value::from_proto(m, limits)
-            .map_err(|e| Status::from(Error::InvalidValue(e.with_root(root)))),
+        Some(m) => Value::from_proto(m, limits).map_err(|e| Error::InvalidValue(e.with_root(root))),
     }
+}
+
+/// The client id and display name a registration claims in its `client_info` map.
+fn claimed_identity(info: &Value) -> Result<(ClientId, Option<String>), Error> {
+    let invalid = |message: &str| Error::InvalidParams {
+        method: "RegisterClient".into(),
+        index: None,
+        message: message.into(),
+    };
+    let info = info
+        .as_map()
+        .ok_or_else(|| invalid("client_info must be a map with :client-id"))?;
+    let id = match info.get_keyword("client-id") {
+        Some(Value::String(s)) => ClientId::new(s).map_err(Error::InvalidClientId)?,
+        _ => return Err(invalid("client_info needs :client-id, a string")),
+    };
+    let display_name = match info.get_keyword("display-name") {
+        Some(Value::String(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    Ok((id, display_name))
 }
 
 #[tonic::async_trait]
 impl OoloiService for OoloiGrpc {
     async fn execute_method(
         &self,
-        request: Request<OoloiRequest>,
-    ) -> Result<Response<OoloiResponse>, Status> {
+        request: Request<RequestFrame>,
+    ) -> Result<Response<ResponseFrame>, Status> {
         let principal = Principal::local();
         let client = self.calling_client(&request, &principal)?;
-        let OoloiRequest { method, params } = request.into_inner();
-        let params = value_from(params, "params", &self.limits)?;
+        let RequestFrame { method, params } = request.into_inner();
+        let params = match params {
+            None => Value::Nil,
+            Some(bytes) => wire::decode(&bytes, &self.limits)
+                .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
+        };
         let outcome =
             self.server
                 .api()
                 .execute_for(&principal, Some(client.id().as_str()), &method, &params);
         client.stats().record_api_call(outcome.is_ok());
-        let result = outcome.map_err(Status::from)?;
-        Ok(Response::new(OoloiResponse {
+        let result = outcome?;
+        Ok(Response::new(ResponseFrame {
             success: true,
             error: String::new(),
-            result: Some(result.to_proto()),
+            result: Some(wire::encode(&result).into()),
         }))
     }
 
@@ -116,23 +140,7 @@ impl OoloiService for OoloiGrpc {
             "client_info",
             &self.limits,
         )?;
-        let info = info
-            .as_map()
-            .ok_or_else(|| Status::invalid_argument("client_info must be a map with :client-id"))?;
-        let id = match info.get_keyword("client-id") {
-            Some(Value::String(s)) => {
-                ClientId::new(s).map_err(|e| Status::invalid_argument(format!("client id: {e}")))?
-            }
-            _ => {
-                return Err(Status::invalid_argument(
-                    "client_info needs :client-id, a string",
-                ));
-            }
-        };
-        let display_name = match info.get_keyword("display-name") {
-            Some(Value::String(s)) => Some(s.to_string()),
-            _ => None,
-        };
+        let (id, display_name) = claimed_identity(&info)?;
         let client = self
             .router()
             .register(
@@ -141,8 +149,8 @@ impl OoloiService for OoloiGrpc {
                 display_name,
                 self.server.config().events.queue_capacity,
             )
-            .map_err(|RegistryError::AlreadyExists { id }| {
-                Status::already_exists(format!("client id {id} is already registered"))
+            .map_err(|RegistryError::AlreadyExists { id }| Error::ClientIdTaken {
+                client_id: id.to_string(),
             })?;
         Ok(Response::new(EventStream {
             client,
@@ -173,9 +181,10 @@ impl OoloiService for OoloiGrpc {
                     error: String::new(),
                 }))
             }
-            DisconnectOutcome::NotOwner => Err(Status::permission_denied(format!(
-                "client {id} belongs to another user"
-            ))),
+            DisconnectOutcome::NotOwner => Err(Error::PermissionDenied {
+                message: format!("client {id} belongs to another user"),
+            }
+            .into()),
         }
     }
 }

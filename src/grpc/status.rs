@@ -17,10 +17,15 @@ fn code_of(error: &Error) -> Code {
     match error {
         Error::MethodNotFound { .. } => Code::Unimplemented,
         Error::PieceNotFound { .. } | Error::VpdNotFound { .. } => Code::NotFound,
-        Error::InvalidParams { .. } | Error::InvalidValue(_) | Error::ValidationFailed { .. } => {
-            Code::InvalidArgument
-        }
+        Error::InvalidParams { .. }
+        | Error::InvalidValue(_)
+        | Error::ValidationFailed { .. }
+        | Error::MalformedRequest(_)
+        | Error::InvalidClientId(_) => Code::InvalidArgument,
         Error::NotAllowed { .. } => Code::FailedPrecondition,
+        Error::Unauthenticated { .. } => Code::Unauthenticated,
+        Error::PermissionDenied { .. } => Code::PermissionDenied,
+        Error::ClientIdTaken { .. } => Code::AlreadyExists,
         Error::ConflictRetriesExhausted { .. } => Code::Aborted,
         Error::BatchOperationFailed { source, .. } => code_of(source),
     }
@@ -57,7 +62,16 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
             }
             Some(e.path())
         }
-        Error::ValidationFailed { .. } | Error::NotAllowed { .. } => None,
+        Error::ValidationFailed { .. }
+        | Error::NotAllowed { .. }
+        | Error::MalformedRequest(_)
+        | Error::Unauthenticated { .. }
+        | Error::PermissionDenied { .. } => None,
+        Error::ClientIdTaken { client_id } => {
+            metadata.insert("client_id".into(), client_id.clone());
+            None
+        }
+        Error::InvalidClientId(_) => Some("client_info.client-id".into()),
         Error::ConflictRetriesExhausted { attempts } => {
             metadata.insert("attempts".into(), attempts.to_string());
             None
@@ -93,6 +107,59 @@ mod tests {
 
     fn details(status: &Status) -> ErrorDetails {
         status.get_error_details()
+    }
+
+    #[test]
+    fn transport_level_errors_get_their_code_and_reason() {
+        let invalid_id = crate::clients::ClientId::new("ab").unwrap_err();
+        let cases = [
+            (
+                Error::MalformedRequest("invalid wire type".into()),
+                Code::InvalidArgument,
+                "MALFORMED_REQUEST",
+            ),
+            (
+                Error::Unauthenticated {
+                    message: "missing x-ooloi-client-id".into(),
+                },
+                Code::Unauthenticated,
+                "UNAUTHENTICATED",
+            ),
+            (
+                Error::PermissionDenied {
+                    message: "another user's client".into(),
+                },
+                Code::PermissionDenied,
+                "PERMISSION_DENIED",
+            ),
+            (
+                Error::InvalidClientId(invalid_id),
+                Code::InvalidArgument,
+                "INVALID_CLIENT_ID",
+            ),
+            (
+                Error::ClientIdTaken {
+                    client_id: "alice".into(),
+                },
+                Code::AlreadyExists,
+                "CLIENT_ID_TAKEN",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let message = error.to_string();
+            let status = Status::from(error);
+            assert_eq!((status.code(), status.message()), (code, message.as_str()));
+            let info = details(&status).error_info().cloned().expect("ErrorInfo");
+            assert_eq!(info.reason, reason);
+        }
+        let status = Status::from(Error::InvalidClientId(
+            crate::clients::ClientId::new("a b").unwrap_err(),
+        ));
+        let violations = details(&status).bad_request().cloned().expect("BadRequest");
+        assert_eq!(
+            violations.field_violations[0].field,
+            "client_info.client-id"
+        );
     }
 
     #[test]
