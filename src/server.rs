@@ -1,7 +1,7 @@
 //! The assembled server: one [`Server`] value holds what every transport shares (the
-//! configuration, the API, the client registry and its event router, readiness, and the start
-//! time), so the gRPC service, the embedded transport and the HTTP sidecar all see the same
-//! state. Building it wires commits to subscribers and registers the subscription methods; it
+//! configuration, the API, the client registry and its event router, the gRPC call statistics,
+//! readiness, and the start time), so the gRPC service, the embedded transport and the HTTP
+//! sidecar all see the same state. Building it wires commits to subscribers and registers the subscription methods; it
 //! starts no task and opens no socket.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use crate::api::Api;
 use crate::clients::{ClientRegistry, EventRouter};
 use crate::config::Config;
+use crate::telemetry::GrpcStats;
 
 /// Whether the server should receive traffic: false until start-up has finished (later: the
 /// store migrated and answering) and again from the shutdown signal on. gRPC health and
@@ -40,6 +41,7 @@ struct Inner {
     config: Config,
     api: Api,
     router: EventRouter,
+    grpc_stats: Arc<GrpcStats>,
     readiness: Readiness,
     started_at: SystemTime,
 }
@@ -62,6 +64,7 @@ impl Server {
                 config,
                 api,
                 router,
+                grpc_stats: Arc::new(GrpcStats::new()),
                 readiness: Readiness::new(),
                 started_at: SystemTime::now(),
             }),
@@ -86,6 +89,11 @@ impl Server {
     /// The connected clients and their subscriptions.
     pub fn registry(&self) -> &Arc<ClientRegistry> {
         self.inner.router.registry()
+    }
+
+    /// What the gRPC layer counted (calls by method and code, latencies, API statistics).
+    pub fn grpc_stats(&self) -> &Arc<GrpcStats> {
+        &self.inner.grpc_stats
     }
 
     /// Readiness, shared by gRPC health and `/readyz`.

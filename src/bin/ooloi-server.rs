@@ -1,12 +1,20 @@
 //! The ooloi-server binary: reads the configuration (defaults < `--config` file < `OOLOI__`
-//! environment < flags), serves gRPC on `grpc.listen` until SIGTERM or SIGINT, then tells the
-//! clients and stops. The HTTP sidecar, authentication and the store arrive in later stages.
+//! environment < flags), installs structured logging (`log.format`, filter from `RUST_LOG`),
+//! binds the gRPC listener (`grpc.listen`) and the HTTP sidecar (`http.listen`), logs the
+//! addresses actually bound (`grpc_listen=... http_listen=...`, so a script that asked for
+//! port 0 can read them), and serves both until SIGTERM or SIGINT. That one signal drains gRPC
+//! first (not ready, `server-shutdown` to every client, in-flight calls finish) while the
+//! sidecar keeps answering probes with 503, then stops the sidecar. Configuration and usage
+//! errors go to standard error as plain text with exit code 2.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use ooloi_server::config::{Config, ConfigError, USAGE};
-use ooloi_server::grpc;
+use ooloi_server::server::Server;
+use ooloi_server::{grpc, http, telemetry};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -29,6 +37,73 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Resolves once `flag` turns true (or its sender is gone, which means nothing will ever set it
+/// and waiting longer would hang shutdown).
+async fn raised(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|raised| *raised).await;
+}
+
+async fn bind(what: &str, addr: std::net::SocketAddr) -> Option<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::error!(listen = %addr, error = %e, "cannot listen for {what}");
+            None
+        }
+    }
+}
+
+async fn run(config: Config) -> ExitCode {
+    let (Some(grpc_listener), Some(http_listener)) = (
+        bind("gRPC", config.grpc.listen).await,
+        bind("HTTP", config.http.listen).await,
+    ) else {
+        return ExitCode::FAILURE;
+    };
+    let local = |l: &TcpListener, configured: std::net::SocketAddr| {
+        l.local_addr()
+            .map_or_else(|_| configured.to_string(), |a| a.to_string())
+    };
+    let grpc_addr = local(&grpc_listener, config.grpc.listen);
+    let http_addr = local(&http_listener, config.http.listen);
+    let server = Server::new(config);
+
+    // One signal, two consumers: gRPC drains on the signal; the sidecar stops after gRPC has
+    // finished, so readiness probes see 503 (not a refused connection) during the drain.
+    let (signal_tx, signal_rx) = watch::channel(false);
+    let (grpc_done_tx, grpc_done_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        let _ = signal_tx.send(true);
+    });
+
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        grpc_listen = %grpc_addr,
+        http_listen = %http_addr,
+        "ooloi-server serving"
+    );
+    let grpc_run = async {
+        let result = grpc::serve(&server, grpc_listener, raised(signal_rx)).await;
+        let _ = grpc_done_tx.send(true);
+        result
+    };
+    let http_run = http::serve(&server, http_listener, raised(grpc_done_rx));
+    let (grpc_result, http_result) = tokio::join!(grpc_run, http_run);
+    let mut code = ExitCode::SUCCESS;
+    if let Err(e) = grpc_result {
+        tracing::error!(error = %e, "gRPC server failed");
+        code = ExitCode::FAILURE;
+    }
+    if let Err(e) = http_result {
+        tracing::error!(error = %e, "HTTP sidecar failed");
+        code = ExitCode::FAILURE;
+    }
+    tracing::info!("ooloi-server stopped");
+    code
+}
+
 fn main() -> ExitCode {
     let config = match Config::from_process() {
         Ok(c) => c,
@@ -45,38 +120,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    telemetry::logging::init(config.log.format, rust_log.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ooloi-server: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let listener = match tokio::net::TcpListener::bind(config.grpc.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("ooloi-server: cannot listen on {}: {e}", config.grpc.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        let addr = listener
-            .local_addr()
-            .map_or_else(|_| config.grpc.listen.to_string(), |a| a.to_string());
-        eprintln!(
-            "ooloi-server {} serving gRPC on {addr}",
-            env!("CARGO_PKG_VERSION")
-        );
-        let server = ooloi_server::server::Server::new(config);
-        match grpc::serve(&server, listener, shutdown_signal()).await {
-            Ok(()) => {
-                eprintln!("ooloi-server stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("ooloi-server: {e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+    runtime.block_on(run(config))
 }

@@ -17,12 +17,14 @@
 pub mod methods;
 mod registry;
 mod router;
+mod totals;
 
 pub use registry::{
     Client, ClientRegistry, ClientStats, ClientStatsSnapshot, DisconnectOutcome, RegistryError,
     RegistryStats, SubscribeError,
 };
 pub use router::{EventCategory, EventRouter, event_types};
+pub use totals::EventTotals;
 
 use std::fmt;
 use std::sync::Arc;

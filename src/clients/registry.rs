@@ -21,12 +21,13 @@
 //! router takes only a piece-index shard (briefly, to copy the subscribers) and then queue locks.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 
 use super::ClientId;
+use super::totals::EventTotals;
 use crate::api::Principal;
 use crate::events::EventQueue;
 use crate::model::PieceId;
@@ -85,8 +86,14 @@ impl DisconnectOutcome {
 /// - `subscription_adds`, `subscription_removes`: subscriptions that actually changed the set;
 /// - events dropped by overflow are counted by the queue itself
 ///   ([`EventQueue::dropped_total`]) and reported in [`ClientStatsSnapshot`].
+///
+/// Deliveries are also added to the registry's server-wide [`EventTotals`], which outlive the
+/// client.
 #[derive(Debug, Default)]
 pub struct ClientStats {
+    /// The registry's counters (shared), so that what this client was sent is still counted
+    /// server-wide after it has gone.
+    pub(super) registry: Arc<RegistryStats>,
     pub(super) api_calls_total: AtomicU64,
     pub(super) api_calls_failure: AtomicU64,
     pub(super) events_queued: AtomicU64,
@@ -114,6 +121,7 @@ impl ClientStats {
     pub fn record_sent(&self, bytes: u64) {
         self.events_sent.fetch_add(1, Ordering::Relaxed);
         self.bytes_events.fetch_add(bytes, Ordering::Relaxed);
+        self.registry.events.record_sent(bytes);
     }
 }
 
@@ -254,19 +262,29 @@ struct PieceSubscribers {
     clients: HashMap<u64, Arc<Client>>,
 }
 
-/// Registry-wide counters (relaxed atomics).
+/// Registry-wide counters (relaxed atomics). They survive client churn: a client's own counters
+/// go with it, these stay for the life of the process.
 #[derive(Debug, Default)]
 pub struct RegistryStats {
     /// Successful registrations.
     pub clients_connected_total: AtomicU64,
     /// Removals (explicit or by stream loss).
     pub clients_disconnected_total: AtomicU64,
+    /// Removals because the client's event stream ended while its registration still existed
+    /// (no `Disconnect` first) and the server was not shutting down: the network dropped, the
+    /// process died, or the client closed its channels. A subset of
+    /// `clients_disconnected_total`.
+    pub clients_disconnected_involuntary: AtomicU64,
+    /// The registered time of every removed client, added up, in microseconds.
+    pub connection_duration_micros_total: AtomicU64,
     /// Registrations refused as duplicates.
     pub client_registrations_rejected: AtomicU64,
     /// Subscriptions added.
     pub subscription_adds_total: AtomicU64,
     /// Subscriptions removed (explicitly or by disconnect).
     pub subscription_removes_total: AtomicU64,
+    /// Events offered to, queued in, dropped from and sent by every client's queue.
+    pub events: EventTotals,
 }
 
 type TenantClients = Arc<DashMap<ClientId, Arc<Client>>>;
@@ -277,7 +295,10 @@ pub struct ClientRegistry {
     tenants: DashMap<Arc<str>, TenantClients>,
     pieces: DashMap<PieceId, PieceSubscribers>,
     next_generation: AtomicU64,
-    stats: RegistryStats,
+    stats: Arc<RegistryStats>,
+    /// Set when the server starts shutting down: streams that end from then on were ended by
+    /// the server, so their removals are not involuntary.
+    stopping: AtomicBool,
 }
 
 impl ClientRegistry {
@@ -289,6 +310,17 @@ impl ClientRegistry {
     /// Registry-wide counters.
     pub fn stats(&self) -> &RegistryStats {
         &self.stats
+    }
+
+    /// Notes that the server is shutting down: from now on a lost stream is the server's doing
+    /// and is not counted as an involuntary disconnect.
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`ClientRegistry::begin_shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     fn tenant_map(&self, tenant: &str) -> Option<TenantClients> {
@@ -333,7 +365,10 @@ impl ClientRegistry {
                     connected_at: Instant::now().epoch_micros(),
                     queue: EventQueue::new(queue_capacity),
                     subscriptions: Mutex::new(Subscriptions::default()),
-                    stats: ClientStats::default(),
+                    stats: ClientStats {
+                        registry: Arc::clone(&self.stats),
+                        ..ClientStats::default()
+                    },
                 });
                 e.insert(Arc::clone(&client));
                 self.stats
@@ -415,6 +450,11 @@ impl ClientRegistry {
         let (_, client) = self
             .tenant_map(tenant)?
             .remove_if(id, |_, c| c.generation == generation)?;
+        if !self.is_stopping() {
+            self.stats
+                .clients_disconnected_involuntary
+                .fetch_add(1, Ordering::Relaxed);
+        }
         self.retire(&client);
         Some(client)
     }
@@ -425,6 +465,11 @@ impl ClientRegistry {
         self.stats
             .clients_disconnected_total
             .fetch_add(1, Ordering::Relaxed);
+        let registered_for = Instant::now().epoch_micros() - client.connected_at;
+        self.stats.connection_duration_micros_total.fetch_add(
+            u64::try_from(registered_for).unwrap_or(0),
+            Ordering::Relaxed,
+        );
         let pieces = {
             let mut subs = client.lock_subs();
             subs.closed = true;
@@ -433,7 +478,10 @@ impl ClientRegistry {
         for piece in pieces {
             self.unsubscribed(piece, client);
         }
-        client.queue.close();
+        // The queue refuses new events (also from a router that copied the subscribers just
+        // before this removal) but is not closed: a client that disconnected keeps its stream
+        // until it closes it, since ending it here would race the client's in-flight calls.
+        client.queue.refuse_new_events();
     }
 
     /// Takes `client` out of `piece`'s subscribers and counts the removal.
@@ -560,6 +608,50 @@ mod tests {
         assert!(r.unsubscribe(&c, piece));
         assert!(!r.unsubscribe(&c, piece));
         assert!(r.pieces.is_empty());
+    }
+
+    #[test]
+    fn only_a_stream_lost_outside_shutdown_is_involuntary() {
+        let r = ClientRegistry::new();
+        let p = Principal::new("t", "u");
+        let a = r.register(&p, id("aaa"), None, 4).unwrap();
+        let b = r.register(&p, id("bbb"), None, 4).unwrap();
+        let c = r.register(&p, id("ccc"), None, 4).unwrap();
+        let involuntary = || {
+            r.stats()
+                .clients_disconnected_involuntary
+                .load(Ordering::Relaxed)
+        };
+        assert!(r.disconnect(&p, a.id()).removed());
+        assert_eq!(involuntary(), 0, "an explicit disconnect is voluntary");
+        assert!(
+            r.remove_if_generation("t", b.id(), b.generation())
+                .is_some()
+        );
+        assert_eq!(involuntary(), 1);
+        r.begin_shutdown();
+        assert!(
+            r.remove_if_generation("t", c.id(), c.generation())
+                .is_some()
+        );
+        assert_eq!(involuntary(), 1, "the server ended that stream");
+        assert_eq!(
+            r.stats().clients_disconnected_total.load(Ordering::Relaxed),
+            3
+        );
+    }
+
+    #[test]
+    fn what_a_client_was_sent_is_still_counted_after_it_left() {
+        let r = ClientRegistry::new();
+        let p = Principal::new("t", "u");
+        let a = r.register(&p, id("aaa"), None, 4).unwrap();
+        a.stats().record_sent(10);
+        a.stats().record_sent(5);
+        assert!(r.disconnect(&p, a.id()).removed());
+        drop(a);
+        assert_eq!(r.stats().events.sent(), 2);
+        assert_eq!(r.stats().events.bytes_sent(), 15);
     }
 
     #[test]

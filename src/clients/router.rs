@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use super::ClientId;
 use super::registry::{Client, ClientRegistry, DisconnectOutcome, RegistryError};
 use crate::api::{EventSink, PieceCommit, Principal};
-use crate::events::Event;
+use crate::events::{Event, Offer};
 use crate::model::classify::PieceEvent;
 use crate::value::{Instant, Value};
 
@@ -59,10 +59,58 @@ pub enum EventCategory {
     Disconnect,
 }
 
-/// Pushes `event` to `client`'s queue and counts it. Never blocks.
+impl EventCategory {
+    /// Every category, in [`EventCategory::index`] order.
+    pub const ALL: [EventCategory; 4] = [
+        EventCategory::Piece,
+        EventCategory::Server,
+        EventCategory::Connect,
+        EventCategory::Disconnect,
+    ];
+
+    /// Its position in [`EventCategory::ALL`] (for counter arrays).
+    pub fn index(self) -> usize {
+        match self {
+            EventCategory::Piece => 0,
+            EventCategory::Server => 1,
+            EventCategory::Connect => 2,
+            EventCategory::Disconnect => 3,
+        }
+    }
+
+    /// Its lower-case name, as statistics and metric labels spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventCategory::Piece => "piece",
+            EventCategory::Server => "server",
+            EventCategory::Connect => "connect",
+            EventCategory::Disconnect => "disconnect",
+        }
+    }
+
+    /// The category of an already encoded event (used for a dropped event, whose sender is
+    /// long gone): events about a piece are piece events; the connect and disconnect events by
+    /// their type; anything else is a server event.
+    pub fn of(event: &Event) -> EventCategory {
+        if event.piece_id.is_some() {
+            return EventCategory::Piece;
+        }
+        match event.event_type.as_str() {
+            event_types::CLIENT_REGISTRATION_CONFIRMED | event_types::SERVER_CLIENT_CONNECTED => {
+                EventCategory::Connect
+            }
+            event_types::SERVER_CLIENT_DISCONNECTED => EventCategory::Disconnect,
+            _ => EventCategory::Server,
+        }
+    }
+}
+
+/// Pushes `event` to `client`'s queue and counts it, per client and server-wide. Never blocks.
 fn deliver(client: &Client, event: &Arc<Event>, category: EventCategory) -> bool {
     let stats = client.stats();
-    if !client.queue().push(Arc::clone(event)) {
+    let offer = client.queue().offer(Arc::clone(event));
+    stats.registry.events.record_offer(category, &offer);
+    if offer == Offer::Refused {
         stats.events_refused.fetch_add(1, Ordering::Relaxed);
         return false;
     }
@@ -203,6 +251,8 @@ impl EventRouter {
     /// Sends `server-shutdown` with `message` to every client of every tenant. Returns how many
     /// queues accepted it.
     pub fn shutdown(&self, message: &str) -> usize {
+        // Streams that end from here on are ended by the server, not lost.
+        self.registry.begin_shutdown();
         let data = Value::map([
             (
                 Value::keyword("type"),

@@ -7,7 +7,7 @@
 
 mod queue;
 
-pub use queue::{Delivery, EventQueue};
+pub use queue::{Delivery, EventQueue, Offer};
 
 use crate::model::PieceId;
 use crate::value::{Instant, Value, wire};

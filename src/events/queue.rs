@@ -47,7 +47,22 @@ struct State {
     dropped_total: u64,
     next_sequence: u64,
     closed: bool,
+    /// Refuses new events without ending the consumer's stream (the client disconnected but
+    /// keeps its stream until it closes it).
+    refusing: bool,
     waker: Option<Waker>,
+}
+
+/// What [`EventQueue::offer`] did with an event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Offer {
+    /// The queue is closed; the event was not queued.
+    Refused,
+    /// Queued; nothing was dropped.
+    Queued,
+    /// Queued, and the queue was full, so this oldest event was dropped to make room (returned
+    /// so that statistics can count the drop under the dropped event's own category).
+    QueuedDroppingOldest(Arc<Event>),
 }
 
 /// A bounded, drop-oldest queue of events for one client.
@@ -68,6 +83,7 @@ impl EventQueue {
                 dropped_total: 0,
                 next_sequence: 1,
                 closed: false,
+                refusing: false,
                 waker: None,
             }),
         }
@@ -81,11 +97,18 @@ impl EventQueue {
     /// Adds an event, dropping the oldest one if the queue is full. Never blocks. Returns false
     /// if the queue is closed (the event is not queued).
     pub fn push(&self, event: Arc<Event>) -> bool {
-        let waker = {
+        self.offer(event) != Offer::Refused
+    }
+
+    /// Adds an event like [`EventQueue::push`], and says whether it was refused and which
+    /// event, if any, was dropped to make room.
+    pub fn offer(&self, event: Arc<Event>) -> Offer {
+        let (waker, outcome) = {
             let mut s = self.lock();
-            if s.closed {
-                return false;
+            if s.closed || s.refusing {
+                return Offer::Refused;
             }
+            let mut outcome = Offer::Queued;
             if s.events.len() == s.capacity
                 && let Some(old) = s.events.pop_front()
             {
@@ -94,14 +117,15 @@ impl EventQueue {
                 if let Some(piece) = old.piece_id {
                     s.dropped_pieces.insert(piece);
                 }
+                outcome = Offer::QueuedDroppingOldest(old);
             }
             s.events.push_back(event);
-            s.waker.take()
+            (s.waker.take(), outcome)
         };
         if let Some(w) = waker {
             w.wake();
         }
-        true
+        outcome
     }
 
     /// The next delivery, if one is ready: the overflow marker first, then events in order.
@@ -167,6 +191,17 @@ impl EventQueue {
     /// Events dropped since the queue was made.
     pub fn dropped_total(&self) -> u64 {
         self.lock().dropped_total
+    }
+
+    /// Refuses every later event but keeps the consumer waiting (not ended): what is queued is
+    /// still delivered, and [`EventQueue::close`] still ends it.
+    pub fn refuse_new_events(&self) {
+        self.lock().refusing = true;
+    }
+
+    /// Whether the queue was closed (its consumer will see the end once the queue is empty).
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 }
 
@@ -275,5 +310,35 @@ mod tests {
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
         assert!(matches!(q.poll_next(&mut cx), Poll::Ready(None)));
         assert!(!q.push(event(8, None)), "a closed queue refuses events");
+    }
+
+    #[test]
+    fn a_refusing_queue_delivers_what_it_holds_and_waits_without_ending() {
+        let q = EventQueue::new(4);
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        q.push(event(1, None));
+        q.refuse_new_events();
+        assert!(!q.push(event(2, None)), "new events are refused");
+        assert!(matches!(
+            q.poll_next(&mut cx),
+            Poll::Ready(Some(Delivery::Event { sequence: 1, .. }))
+        ));
+        assert!(q.poll_next(&mut cx).is_pending(), "the stream is not ended");
+        assert!(!q.is_closed());
+        q.close();
+        assert!(matches!(q.poll_next(&mut cx), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn an_offer_names_the_event_it_dropped() {
+        let q = EventQueue::new(2);
+        let first = event(1, None);
+        assert_eq!(q.offer(Arc::clone(&first)), Offer::Queued);
+        assert_eq!(q.offer(event(2, None)), Offer::Queued);
+        assert_eq!(q.offer(event(3, None)), Offer::QueuedDroppingOldest(first));
+        q.close();
+        assert_eq!(q.offer(event(4, None)), Offer::Refused);
     }
 }

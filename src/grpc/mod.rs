@@ -12,7 +12,9 @@ pub mod codec;
 mod event_frame;
 pub mod limits;
 pub mod service;
+mod size_limit;
 pub mod status;
+pub mod streams;
 
 use std::future::Future;
 
@@ -22,6 +24,7 @@ use tonic::transport::server::Connected;
 
 use crate::proto::ooloi_service_server::OoloiServiceServer;
 use crate::server::Server;
+use crate::telemetry::GrpcMetricsLayer;
 use service::OoloiGrpc;
 
 pub use call_frames::{RequestFrame, ResponseFrame};
@@ -75,15 +78,19 @@ where
 {
     let config = server.config();
     let max_message = config.limits.max_message_bytes;
-    let service = OoloiServiceServer::new(OoloiGrpc::new(server.clone()))
+    let grpc = OoloiGrpc::new(server.clone());
+    let streams = grpc.streams().clone();
+    let service = OoloiServiceServer::new(grpc)
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     // Nothing to wait for yet (no store): ready as soon as the service is built.
     server.readiness().set(true);
@@ -95,6 +102,8 @@ where
     let readiness = server.readiness().clone();
     limits::Http2Limits::from_config(&config.grpc)
         .apply(tonic::transport::Server::builder())
+        .layer(GrpcMetricsLayer::new(server.grpc_stats().clone()))
+        .layer(size_limit::SizeLimitStatusLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -111,9 +120,7 @@ where
             router.shutdown("the server is shutting down");
             // End every event stream once it has delivered what is queued (the shutdown notice
             // last), so that graceful shutdown does not wait on streams that never end.
-            for client in router.registry().all_clients() {
-                client.queue().close();
-            }
+            streams.close_all();
         })
         .await?;
     Ok(())

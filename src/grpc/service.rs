@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use super::EventFrame;
 use super::call_frames::{RequestFrame, ResponseFrame};
+use super::streams::OpenStreams;
 use crate::api::Principal;
 use crate::clients::{Client, ClientId, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
@@ -27,18 +28,29 @@ use crate::value::{Value, ValueLimits, wire};
 /// The metadata header naming the calling client.
 pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
 
-/// The service: the server state, and the limits applied to incoming values.
+/// The service: the server state, the limits applied to incoming values, and the event
+/// streams it has open.
 #[derive(Clone, Debug)]
 pub struct OoloiGrpc {
     server: Server,
     limits: ValueLimits,
+    streams: Arc<OpenStreams>,
 }
 
 impl OoloiGrpc {
     /// The service over `server`, with the value limits of its configuration.
     pub fn new(server: Server) -> Self {
         let limits = server.config().value_limits();
-        OoloiGrpc { server, limits }
+        OoloiGrpc {
+            server,
+            limits,
+            streams: Arc::default(),
+        }
+    }
+
+    /// The event streams this service has open.
+    pub fn streams(&self) -> &Arc<OpenStreams> {
+        &self.streams
     }
 
     fn router(&self) -> &EventRouter {
@@ -152,9 +164,11 @@ impl OoloiService for OoloiGrpc {
             .map_err(|RegistryError::AlreadyExists { id }| Error::ClientIdTaken {
                 client_id: id.to_string(),
             })?;
+        self.streams.opened(&client);
         Ok(Response::new(EventStream {
             client,
             router: self.router().clone(),
+            streams: Arc::clone(&self.streams),
         }))
     }
 
@@ -194,6 +208,7 @@ impl OoloiService for OoloiGrpc {
 pub struct EventStream {
     client: Arc<Client>,
     router: EventRouter,
+    streams: Arc<OpenStreams>,
 }
 
 /// The frame for one delivery: a shared event, or the overflow marker made for this client.
@@ -241,6 +256,7 @@ impl futures_core::Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
+        self.streams.ended(&self.client);
         // The stream ended (the client went away or the server is stopping): remove the
         // registration that opened it, never a newer one under the same id.
         self.router.stream_lost(

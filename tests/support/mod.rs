@@ -1,8 +1,11 @@
 //! Shared test support: proptest strategies that generate arbitrary values of every kind,
-//! nested, with names that follow the naming rules; and, in [`api`], helpers for the API tests.
+//! nested, with names that follow the naming rules; in [`api`], helpers for the API tests; and, in
+//! [`grpc`], the harness of the gRPC acceptance tests (servers over TCP or the embedded
+//! transport, registered clients, bounded waits for events).
 #![allow(dead_code)]
 
 pub mod api;
+pub mod grpc;
 
 use num_bigint::BigInt;
 use ooloi_server::value::{Instant, Keyword, Ratio, Record, Symbol, Value, ValueMap};

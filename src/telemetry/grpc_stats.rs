@@ -1,0 +1,256 @@
+//! What the gRPC layer counts: completed calls and their latency by method and code, and the
+//! server-wide API statistics of reference section 5.6 that only the transport can see (every
+//! `ExecuteMethod` with its outcome, duration and bytes, refused registrations, authentication
+//! failures). Fixed arrays of relaxed atomics indexed by the bounded labels, so recording is a
+//! few atomic adds and never allocates or locks.
+
+use std::array;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::labels::{GrpcCode, GrpcMethod};
+
+/// Upper bounds of the latency histogram's buckets, in seconds (`+Inf` is implied). From half a
+/// millisecond (an in-memory read) to ten seconds (a call stuck behind retries).
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A latency histogram: a count per bucket (not cumulative; one more for `+Inf`) and the sum.
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    /// Adds one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(saturating_nanos(elapsed), Ordering::Relaxed);
+    }
+
+    /// Cumulative counts for each bound of [`LATENCY_BUCKETS`] and then `+Inf` (the total
+    /// count). Derived from one read of each bucket, so `+Inf` always equals the sum of the
+    /// buckets even while calls are being recorded.
+    pub fn cumulative(&self) -> [u64; LATENCY_BUCKETS.len() + 1] {
+        let mut running = 0;
+        array::from_fn(|i| {
+            running += self.buckets[i].load(Ordering::Relaxed);
+            running
+        })
+    }
+
+    /// The sum of all observations, in seconds.
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
+
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+type PerCode<T> = [T; GrpcCode::COUNT];
+
+/// The gRPC and API counters. Shared by the layer (which records) and the sidecar (which
+/// reads) through the [`Server`](crate::server::Server).
+#[derive(Debug)]
+pub struct GrpcStats {
+    calls: [PerCode<AtomicU64>; GrpcMethod::ALL.len()],
+    latency: [PerCode<Histogram>; GrpcMethod::ALL.len()],
+    api_calls_total: AtomicU64,
+    api_calls_success: AtomicU64,
+    api_success_nanos_total: AtomicU64,
+    api_request_bytes: AtomicU64,
+    api_response_bytes: AtomicU64,
+    registrations_rejected: AtomicU64,
+    auth_failures: AtomicU64,
+}
+
+impl Default for GrpcStats {
+    fn default() -> Self {
+        GrpcStats {
+            calls: array::from_fn(|_| array::from_fn(|_| AtomicU64::new(0))),
+            latency: array::from_fn(|_| array::from_fn(|_| Histogram::default())),
+            api_calls_total: AtomicU64::new(0),
+            api_calls_success: AtomicU64::new(0),
+            api_success_nanos_total: AtomicU64::new(0),
+            api_request_bytes: AtomicU64::new(0),
+            api_response_bytes: AtomicU64::new(0),
+            registrations_rejected: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+impl GrpcStats {
+    /// No calls yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a finished call: counts it, and what it means for the API statistics. A unary
+    /// call's latency goes into the histogram here; a stream's was observed at its headers
+    /// ([`GrpcStats::observe_latency`]), since its lifetime is the client's, not the server's.
+    pub fn record_completed(&self, method: GrpcMethod, code: GrpcCode, elapsed: Duration) {
+        self.calls[method.index()][code.index()].fetch_add(1, Ordering::Relaxed);
+        if !method.is_streaming() {
+            self.observe_latency(method, code, elapsed);
+        }
+        if method == GrpcMethod::ExecuteMethod {
+            self.api_calls_total.fetch_add(1, Ordering::Relaxed);
+            if code == GrpcCode::OK {
+                self.api_calls_success.fetch_add(1, Ordering::Relaxed);
+                self.api_success_nanos_total
+                    .fetch_add(saturating_nanos(elapsed), Ordering::Relaxed);
+            }
+        }
+        // Without an authentication layer, UNAUTHENTICATED on these two methods is the client
+        // identity check refusing the call (reference section 5.3).
+        if code == GrpcCode::UNAUTHENTICATED
+            && matches!(method, GrpcMethod::ExecuteMethod | GrpcMethod::Disconnect)
+        {
+            self.auth_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds one latency observation.
+    pub fn observe_latency(&self, method: GrpcMethod, code: GrpcCode, elapsed: Duration) {
+        self.latency[method.index()][code.index()].observe(elapsed);
+    }
+
+    /// Records a registration refused before its stream opened (invalid or duplicate id,
+    /// malformed client info, oversized message).
+    pub fn record_registration_rejected(&self) {
+        self.registrations_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds request body bytes of an `ExecuteMethod` call.
+    pub fn add_api_request_bytes(&self, bytes: u64) {
+        self.api_request_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Adds response body bytes of an `ExecuteMethod` call.
+    pub fn add_api_response_bytes(&self, bytes: u64) {
+        self.api_response_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Finished calls of `method` with `code`.
+    pub fn calls(&self, method: GrpcMethod, code: GrpcCode) -> u64 {
+        self.calls[method.index()][code.index()].load(Ordering::Relaxed)
+    }
+
+    /// Finished calls of any method whose code satisfies `pick`.
+    pub fn calls_where(&self, pick: impl Fn(GrpcCode) -> bool) -> u64 {
+        GrpcMethod::ALL
+            .into_iter()
+            .flat_map(|m| GrpcCode::all().map(move |c| (m, c)))
+            .filter(|(_, c)| pick(*c))
+            .map(|(m, c)| self.calls(m, c))
+            .sum()
+    }
+
+    /// The latency histogram of `method` with `code`.
+    pub fn latency(&self, method: GrpcMethod, code: GrpcCode) -> &Histogram {
+        &self.latency[method.index()][code.index()]
+    }
+
+    /// Finished `ExecuteMethod` calls.
+    pub fn api_calls_total(&self) -> u64 {
+        self.api_calls_total.load(Ordering::Relaxed)
+    }
+
+    /// Finished `ExecuteMethod` calls with status OK.
+    pub fn api_calls_success(&self) -> u64 {
+        self.api_calls_success.load(Ordering::Relaxed)
+    }
+
+    /// The durations of the successful `ExecuteMethod` calls, added up, in nanoseconds.
+    pub fn api_success_nanos_total(&self) -> u64 {
+        self.api_success_nanos_total.load(Ordering::Relaxed)
+    }
+
+    /// `ExecuteMethod` request body bytes (gRPC messages with their 5-byte prefixes).
+    pub fn api_request_bytes(&self) -> u64 {
+        self.api_request_bytes.load(Ordering::Relaxed)
+    }
+
+    /// `ExecuteMethod` response body bytes (gRPC messages with their 5-byte prefixes).
+    pub fn api_response_bytes(&self) -> u64 {
+        self.api_response_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Registrations refused before their stream opened.
+    pub fn registrations_rejected(&self) -> u64 {
+        self.registrations_rejected.load(Ordering::Relaxed)
+    }
+
+    /// Calls refused because the client identity was missing or not registered.
+    pub fn auth_failures(&self) -> u64 {
+        self.auth_failures.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_is_cumulative_and_its_total_is_the_count() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(100));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(60));
+        let c = h.cumulative();
+        assert_eq!(c[0], 1, "0.5 ms bucket");
+        assert_eq!(c[3], 2, "5 ms bucket");
+        assert_eq!(c[LATENCY_BUCKETS.len() - 1], 2, "10 s bucket");
+        assert_eq!(c[LATENCY_BUCKETS.len()], 3, "+Inf");
+        assert!((h.sum_seconds() - 60.0031).abs() < 1e-9);
+    }
+
+    #[test]
+    fn api_statistics_follow_execute_method_outcomes() {
+        let s = GrpcStats::new();
+        let ms = Duration::from_millis(2);
+        s.record_completed(GrpcMethod::ExecuteMethod, GrpcCode::OK, ms);
+        s.record_completed(GrpcMethod::ExecuteMethod, GrpcCode::from_number(3), ms);
+        s.record_completed(GrpcMethod::ExecuteMethod, GrpcCode::UNAUTHENTICATED, ms);
+        s.record_completed(GrpcMethod::HealthCheck, GrpcCode::UNAUTHENTICATED, ms);
+        assert_eq!(s.api_calls_total(), 3);
+        assert_eq!(s.api_calls_success(), 1);
+        assert_eq!(s.api_success_nanos_total(), 2_000_000);
+        assert_eq!(s.auth_failures(), 1, "only ExecuteMethod and Disconnect");
+        assert_eq!(s.calls(GrpcMethod::ExecuteMethod, GrpcCode::OK), 1);
+        assert_eq!(s.calls_where(GrpcCode::is_client_error), 3);
+    }
+
+    #[test]
+    fn a_finished_stream_is_counted_but_its_lifetime_is_not_a_latency() {
+        let s = GrpcStats::new();
+        s.record_completed(
+            GrpcMethod::RegisterClient,
+            GrpcCode::CANCELLED,
+            Duration::from_secs(3600),
+        );
+        assert_eq!(s.calls(GrpcMethod::RegisterClient, GrpcCode::CANCELLED), 1);
+        let h = s.latency(GrpcMethod::RegisterClient, GrpcCode::CANCELLED);
+        assert_eq!(h.cumulative()[LATENCY_BUCKETS.len()], 0);
+    }
+}
