@@ -1,4 +1,5 @@
-//! The `ooloi` command-line client's value commands, run as a user would run them.
+//! The `ooloi` command-line client's value commands, and the `ooloi-server` start-up refusals,
+//! run as a user would run them.
 
 use std::process::Command;
 
@@ -70,4 +71,25 @@ fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
         err.contains("abc") && err.contains("socket address"),
         "{err}"
     );
+}
+
+#[test]
+fn the_server_refuses_to_start_without_the_authentication_it_was_asked_for() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+        .args([
+            "--auth",
+            "jwt",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .env("OOLOI__AUTH__ISSUER", "https://idp.example")
+        .env("OOLOI__AUTH__AUDIENCE", "ooloi")
+        .env("OOLOI__AUTH__HS256_SECRET", "a-development-secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("does not implement JWT"), "{err}");
 }

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use ooloi_server::config::{Config, ConfigError, USAGE};
+use ooloi_server::config::{AuthMode, Config, ConfigError, USAGE};
 use ooloi_server::server::Server;
 use ooloi_server::{grpc, http, telemetry};
 use tokio::net::TcpListener;
@@ -78,6 +78,9 @@ async fn run(config: Config) -> ExitCode {
         let _ = signal_tx.send(true);
     });
 
+    tracing::warn!(
+        "no store yet: pieces live in memory only and are lost when the server stops"
+    );
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         grpc_listen = %grpc_addr,
@@ -120,6 +123,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.auth.mode == AuthMode::Jwt {
+        // Serving without the authentication the operator asked for would expose every piece.
+        eprintln!(
+            "ooloi-server: auth.mode is jwt, but this version does not implement JWT \
+             authentication yet; refusing to start (use auth.mode = none on a trusted machine)"
+        );
+        return ExitCode::from(2);
+    }
     let rust_log = std::env::var("RUST_LOG").ok();
     telemetry::logging::init(config.log.format, rust_log.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
