@@ -27,7 +27,7 @@
 //! | 19 | in-process: no connect/disconnect broadcasts | Decided otherwise (`src/embedded.rs`, ARCHITECTURE): embedded clients are ordinary clients and get the broadcasts. `grpc_acceptance::registration_calls_subscriptions_and_events::embedded`, `grpc_acceptance::disconnect_is_idempotent_and_does_not_end_the_stream::embedded` |
 //! | 20 | the server never completes a stream in normal operation | streams carry on through thousands of events and later calls: `grpc_acceptance::a_paused_subscriber_gets_the_newest_events_and_one_exact_drop_marker`, `grpc_acceptance::a_stalled_subscriber_does_not_delay_twenty_fast_ones_and_stays_bounded` |
 //! | 21 | Disconnect identity only from the header | enforced by types (`DisconnectRequest` has no fields) and `disconnect_takes_its_identity_only_from_the_header` (a body naming a client disconnects nobody) |
-//! | 22 | Disconnect without identity -> success=false with an error | `disconnect_takes_its_identity_only_from_the_header` |
+//! | 22 | Disconnect without identity: DESIGN section 8 makes it UNAUTHENTICATED (not `success=false`) | `disconnect_takes_its_identity_only_from_the_header` |
 //! | 23 | Disconnect removes, unsubscribes, broadcasts, succeeds | `grpc_acceptance::disconnect_is_idempotent_and_does_not_end_the_stream` |
 //! | 24 | second Disconnect succeeds, no broadcast | `grpc_acceptance::disconnect_is_idempotent_and_does_not_end_the_stream` |
 //! | 25 | Disconnect does not complete the stream | `grpc_acceptance::disconnect_is_idempotent_and_does_not_end_the_stream` |
@@ -57,7 +57,7 @@ mod support;
 use std::sync::atomic::Ordering;
 
 use ooloi_server::clients::ClientId;
-use ooloi_server::proto::{DisconnectResponse, OoloiResponse};
+use ooloi_server::proto::OoloiResponse;
 use ooloi_server::value::{Value, edn};
 use prost::Message;
 use support::api::field;
@@ -413,13 +413,8 @@ async fn disconnect_takes_its_identity_only_from_the_header() {
     let server = TestServer::tcp(&[]).await;
     let _alice = server.register("alice").await;
     let mut grpc = server.client().await;
-    let response = grpc
-        .disconnect(disconnect_request(None))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!response.success);
-    assert!(!response.error.is_empty());
+    let status = grpc.disconnect(disconnect_request(None)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
 
     // A body naming alice (an unknown field 1 = "alice", as an older client might send) and no
     // header: nobody is disconnected.
@@ -432,9 +427,8 @@ async fn disconnect_takes_its_identity_only_from_the_header() {
         body,
     )
     .await
-    .unwrap();
-    let response = DisconnectResponse::decode(raw.as_slice()).unwrap();
-    assert!(!response.success, "{response:?}");
+    .unwrap_err();
+    assert_eq!(raw.code(), tonic::Code::Unauthenticated, "{raw:?}");
     assert!(registered(&server, "alice"));
     server.stop().await;
 }

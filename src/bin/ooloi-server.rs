@@ -78,9 +78,7 @@ async fn run(config: Config) -> ExitCode {
         let _ = signal_tx.send(true);
     });
 
-    tracing::warn!(
-        "no store yet: pieces live in memory only and are lost when the server stops"
-    );
+    tracing::warn!("no store yet: pieces live in memory only and are lost when the server stops");
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         grpc_listen = %grpc_addr,

@@ -182,11 +182,13 @@ impl OoloiService for OoloiGrpc {
             .get(CLIENT_ID_HEADER)
             .and_then(|h| h.to_str().ok())
             .and_then(|s| ClientId::new(s).ok());
+        // No identity is UNAUTHENTICATED (DESIGN section 8); an id that is not (or no longer)
+        // registered succeeds, so that Disconnect is idempotent.
         let Some(id) = id else {
-            return Ok(Response::new(DisconnectResponse {
-                success: false,
-                error: format!("no client identity: send {CLIENT_ID_HEADER}"),
-            }));
+            return Err(Error::Unauthenticated {
+                message: format!("Disconnect needs a valid {CLIENT_ID_HEADER}"),
+            }
+            .into());
         };
         match self.router().disconnect(&principal, &id) {
             DisconnectOutcome::Removed(_) | DisconnectOutcome::NotRegistered => {

@@ -50,9 +50,14 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
             if !method.is_empty() {
                 metadata.insert("method".into(), method.clone());
             }
-            index.map(|i| {
-                metadata.insert("argument_index".into(), i.to_string());
-                format!("params[{i}]")
+            // Without an argument index (a wrong argument count) the field is the params
+            // vector itself, so every bad-params answer has a BadRequest.
+            Some(match index {
+                Some(i) => {
+                    metadata.insert("argument_index".into(), i.to_string());
+                    format!("params[{i}]")
+                }
+                None => "params".into(),
             })
         }
         Error::InvalidValue(e) => {

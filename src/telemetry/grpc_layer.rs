@@ -3,8 +3,9 @@
 //! trailers-only error) or from the trailers at the end of the body, and records it in
 //! [`GrpcStats`] with its latency, plus the `ExecuteMethod` body bytes. A unary call's latency
 //! runs to the end of its response. A stream (`RegisterClient`, health `Watch`, reflection) is
-//! counted when it ends, but its latency is the time to the response headers, because a
-//! stream lives as long as its client wants and would otherwise swamp the histogram. A
+//! counted when it ends, under its final code in both the counter and the histogram, but its
+//! latency is the time to the response headers, because a stream lives as long as its client
+//! wants and would otherwise swamp the histogram. A
 //! response body dropped before its trailers (the client went away) counts as `CANCELLED`.
 //! Each finished call is logged at debug level.
 
@@ -86,6 +87,7 @@ where
                 stats: Arc::clone(&self.stats),
                 method,
                 start: Instant::now(),
+                headers_after: None,
             }),
         }
     }
@@ -97,12 +99,18 @@ struct Call {
     stats: Arc<GrpcStats>,
     method: GrpcMethod,
     start: Instant,
+    /// When the response headers arrived (a stream's latency).
+    headers_after: Option<std::time::Duration>,
 }
 
 impl Call {
     fn finish(self, code: GrpcCode) {
         let elapsed = self.start.elapsed();
         self.stats.record_completed(self.method, code, elapsed);
+        if self.method.is_streaming() {
+            let latency = self.headers_after.unwrap_or(elapsed);
+            self.stats.observe_latency(self.method, code, latency);
+        }
         tracing::debug!(
             method = self.method.label(),
             code = code.name(),
@@ -111,16 +119,14 @@ impl Call {
         );
     }
 
-    /// The response headers arrived: a stream's latency ends here, and a registration refused
-    /// with a trailers-only error is counted.
-    fn headers(&self, code: Option<GrpcCode>) {
+    /// The response headers arrived: a stream's latency ends here (recorded with its final
+    /// code when it ends), and a registration refused with a trailers-only error is counted.
+    fn headers(&mut self, code: Option<GrpcCode>) {
         if !self.method.is_streaming() {
             return;
         }
-        let code = code.unwrap_or(GrpcCode::OK);
-        self.stats
-            .observe_latency(self.method, code, self.start.elapsed());
-        if self.method == GrpcMethod::RegisterClient && code != GrpcCode::OK {
+        self.headers_after = Some(self.start.elapsed());
+        if self.method == GrpcMethod::RegisterClient && code.is_some_and(|c| c != GrpcCode::OK) {
             self.stats.record_registration_rejected();
         }
     }
@@ -147,7 +153,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        let Some(call) = this.call.take() else {
+        let Some(mut call) = this.call.take() else {
             // Polled after completion: the inner future decides what that means.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::finished)));
         };
@@ -383,6 +389,36 @@ mod tests {
             stats.calls(GrpcMethod::ExecuteMethod, GrpcCode::CANCELLED),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_counted_and_timed_under_the_same_final_code() {
+        let stats = Arc::new(GrpcStats::new());
+        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| {
+            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"events",
+            )))
+        }));
+        let response = service
+            .call(request("/ooloi.OoloiService/RegisterClient"))
+            .await
+            .unwrap();
+        let observed = |code| {
+            *stats
+                .latency(GrpcMethod::RegisterClient, code)
+                .cumulative()
+                .last()
+                .unwrap()
+        };
+        assert_eq!(observed(GrpcCode::OK), 0, "nothing recorded while it lives");
+        drop(response);
+        assert_eq!(
+            stats.calls(GrpcMethod::RegisterClient, GrpcCode::CANCELLED),
+            1
+        );
+        assert_eq!(observed(GrpcCode::CANCELLED), 1);
+        assert_eq!(observed(GrpcCode::OK), 0);
+        assert_eq!(stats.registrations_rejected(), 0, "it was accepted");
     }
 
     #[tokio::test]
