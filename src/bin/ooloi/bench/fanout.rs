@@ -93,10 +93,13 @@ pub async fn editor(url: &str) -> Result<(Session, String), Failure> {
     Ok((editor, piece))
 }
 
-/// Registers `n` clients over `channels` and subscribes them to `piece`; `each` receives every
-/// registered stream.
+/// Registers `n` clients with their streams over `channels` and subscribes them to `piece` with
+/// calls over `calls` (a connection of its own: streams that are never read exhaust their
+/// connection's flow-control window, which would stall a call's response sharing it); `each`
+/// receives every registered stream. Each registration has 30 s.
 pub async fn register_all(
     channels: &[tonic::transport::Channel],
+    calls: &tonic::transport::Channel,
     n: usize,
     piece: &str,
     mut each: impl FnMut(Streaming<EventHead>),
@@ -109,12 +112,17 @@ pub async fn register_all(
         {
             each(done.map_err(|e| Failure::Other(e.to_string()))??);
         }
-        let channel = channels[i % channels.len()].clone();
+        let (channel, calls) = (channels[i % channels.len()].clone(), calls.clone());
         let (id, piece) = (format!("{prefix}-{i}"), piece.to_owned());
         pending.spawn(async move {
-            let stream = light::register(channel.clone(), &id).await?;
-            light::subscribe(channel, &id, &piece).await?;
-            Ok::<_, Failure>(stream)
+            let registered = async {
+                let stream = light::register(channel, &id).await?;
+                light::subscribe(calls, &id, &piece).await?;
+                Ok::<_, Failure>(stream)
+            };
+            tokio::time::timeout(Duration::from_secs(30), registered)
+                .await
+                .map_err(|_| Failure::Other(format!("registering {id} took over 30 s")))?
         });
     }
     while let Some(done) = pending.join_next().await {
@@ -139,7 +147,8 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let mut readers = JoinSet::new();
     let progress = Progress::start(&format!("fanout: registering {subscribers}"), duration);
-    register_all(&channels, subscribers, &piece, |stream| {
+    let calls = session::connect(url).await?;
+    register_all(&channels, &calls, subscribers, &piece, |stream| {
         readers.spawn(read_events(stream, shared.clone(), stopped.clone()));
         progress.add(1);
     })

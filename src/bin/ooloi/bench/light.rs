@@ -26,12 +26,31 @@ pub struct EventHead {
     pub sequence: u64,
 }
 
-/// `n` HTTP/2 connections to `url`.
+/// The HTTP/2 default stream window (RFC 9113), which the memory scenario's clients use so that
+/// what they leave unread stays in the server's queues rather than in this process's buffers.
+pub const DEFAULT_WINDOW: u32 = 65_535;
+
+/// `n` HTTP/2 connections to `url` with tonic's default flow-control windows.
 pub async fn connections(url: &str, n: usize) -> Result<Vec<Channel>, Failure> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+    connections_with_window(url, n, None).await
+}
+
+/// `n` HTTP/2 connections to `url`; with `window`, each stream gets that window and each
+/// connection room for its share of streams.
+pub async fn connections_with_window(
+    url: &str,
+    n: usize,
+    window: Option<u32>,
+) -> Result<Vec<Channel>, Failure> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|e| Failure::Usage(format!("--server {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true);
+    if let Some(window) = window {
+        endpoint = endpoint
+            .initial_stream_window_size(window)
+            .initial_connection_window_size(window.saturating_mul(256));
+    }
     let mut channels = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
         channels.push(

@@ -1,9 +1,10 @@
 //! `memory`: the server's resident memory with many registered clients that never read their
 //! streams, all subscribed to one piece that is edited until every client's queue has
 //! overflowed (edits default to three times the default queue capacity of 1000, which also
-//! covers what HTTP/2 flow-control windows absorb). Reports VmRSS above the idle server (after
-//! the piece was created, before any client registered) and checks, by finally reading one
-//! client's stream, that its queue did overflow.
+//! covers what HTTP/2 flow-control windows absorb; the clients use the HTTP/2 default 64 KiB
+//! stream window). Reports VmRSS above the idle server (after the piece was created, before any
+//! client registered) and checks, by finally reading one more client's stream (alone on its
+//! connection, so the others' unread data cannot starve it), that its queue did overflow.
 
 use std::time::{Duration, Instant};
 
@@ -52,17 +53,28 @@ async fn saw_overflow(stream: &mut Streaming<EventHead>, max_events: u64) -> boo
 pub async fn run(url: &str, pid: u32, clients: usize, edits: u64) -> Result<Vec<Row>, Failure> {
     let (mut editor, piece) = fanout::editor(url).await?;
     let idle = settled_rss(pid).await?;
-    let channels = light::connections(url, clients.div_ceil(STREAMS_PER_CONNECTION)).await?;
+    let per_connection = clients.div_ceil(STREAMS_PER_CONNECTION);
+    let window = Some(light::DEFAULT_WINDOW);
+    let channels = light::connections_with_window(url, per_connection, window).await?;
     let mut streams = Vec::with_capacity(clients);
     let progress = Progress::start(
         &format!("memory: registering {clients}"),
         Duration::from_secs(5),
     );
-    fanout::register_all(&channels, clients, &piece, |stream| {
+    let calls = session::connect(url).await?;
+    fanout::register_all(&channels, &calls, clients, &piece, |stream| {
         streams.push(stream);
         progress.add(1);
     })
     .await?;
+    // One more client that does not read either, alone on its connection, so that reading it at
+    // the end is not starved by the other streams' share of their connection's window.
+    let probe_id = session::generated_id("bench-probe");
+    let probe_channel = light::connections_with_window(url, 1, window)
+        .await?
+        .remove(0);
+    let mut probe = light::register(probe_channel, &probe_id).await?;
+    light::subscribe(calls.clone(), &probe_id, &piece).await?;
     progress.finish();
     let registered = settled_rss(pid).await?;
 
@@ -76,10 +88,7 @@ pub async fn run(url: &str, pid: u32, clients: usize, edits: u64) -> Result<Vec<
     progress.finish();
     let loaded = settled_rss(pid).await?;
 
-    let overflowed = match streams.first_mut() {
-        Some(stream) => saw_overflow(stream, edits + clients as u64 + 10).await,
-        None => false,
-    };
+    let overflowed = saw_overflow(&mut probe, edits + clients as u64 + 10).await;
     drop(streams);
     let _ = editor.disconnect().await;
 

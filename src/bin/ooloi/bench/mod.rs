@@ -253,9 +253,10 @@ async fn run_all(o: &Options) -> Result<Vec<Row>, Failure> {
 /// Runs `ooloi bench` with the arguments after the command name.
 pub async fn run(args: &[String]) -> Result<(), Failure> {
     let o = options(args)?;
+    // On Ctrl-C or SIGTERM the run is dropped, and with it any spawned server (killed on drop).
     let rows = tokio::select! {
         rows = run_all(&o) => rows?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupted() => {
             return Err(Failure::Other("interrupted".into()));
         }
     };
@@ -265,4 +266,20 @@ pub async fn run(args: &[String]) -> Result<(), Failure> {
             .map_err(|e| Failure::Other(format!("cannot write {path}: {e}")))?;
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
