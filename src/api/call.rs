@@ -1,11 +1,13 @@
 //! The context of one call (or one atomic batch) inside its transaction: the caller, the piece
 //! registry, and a working copy of every piece being edited with the changes made to it so far.
 //! Later operations of a batch read the working copies, so they see earlier ones. When the body
-//! finishes, each piece that really changed gets a new version and is written back; on commit,
-//! its changes (the redo record) and their events go to the event sink.
+//! finishes, each piece that really changed gets a new version and is written back; after the
+//! commit, its changes (the redo record) and their events go to the event sink, in version
+//! order per piece ([`super::order`]).
 
 use std::sync::Arc;
 
+use super::order::Committed;
 use super::{Core, PieceCommit, PieceEntry, Principal};
 use crate::error::Error;
 use crate::model::classify::{self, PieceEvent};
@@ -29,6 +31,7 @@ pub struct Call<'t, 's> {
     pub client: Option<&'t str>,
     work: Vec<Work>,
     deleted: Vec<(PieceId, u64)>,
+    created: Vec<(PieceId, u64)>,
 }
 
 impl std::fmt::Debug for Call<'_, '_> {
@@ -49,6 +52,7 @@ impl<'t, 's> Call<'t, 's> {
             client: None,
             work: Vec::new(),
             deleted: Vec::new(),
+            created: Vec::new(),
         }
     }
 
@@ -124,6 +128,7 @@ impl<'t, 's> Call<'t, 's> {
     /// Registers a new piece owned by the caller's tenant.
     pub(crate) fn create_piece(&mut self, piece: Piece) -> Result<PieceId, Error> {
         let id = piece.id;
+        self.created.push((id, piece.version));
         let r = self.core.stm.create_ref(piece);
         // Ids can only break after a structural change: re-check only then. Validators of one
         // ref run one at a time (under its commit lock), so the remembered count is consistent.
@@ -162,43 +167,43 @@ impl<'t, 's> Call<'t, 's> {
         Ok(())
     }
 
-    /// Writes back every changed piece with a new version, and arranges for their commits to
-    /// reach the event sink once the transaction commits.
-    pub(crate) fn finish(self) {
+    /// Writes back every changed piece with a new version and returns what the transaction
+    /// will have done once it commits: pieces created, piece commits with their events
+    /// (classified here, so nothing that could fail is left for after the commit), deletions.
+    /// The caller submits it to [`super::order::CommitOrder`] after the commit, and drops it if
+    /// the transaction retries or fails.
+    pub(crate) fn finish(self) -> Committed {
         let mut commits = Vec::new();
         for mut work in self.work {
             if work.changes.is_empty() {
                 continue;
             }
             work.piece.version += 1;
-            let after = Arc::new(work.piece);
-            self.tx.write(&work.r, (*after).clone());
-            commits.push((after, work.changes));
+            let events: Vec<PieceEvent> = classify::classify(&work.piece, &work.changes);
+            let commit = PieceCommit {
+                piece_id: work.id,
+                version: work.piece.version,
+                changes: work.changes.into(),
+                events,
+            };
+            self.tx.write(&work.r, work.piece);
+            commits.push(commit);
         }
-        let deleted = self.deleted;
-        if commits.is_empty() && deleted.is_empty() {
-            return;
+        let deletions = self
+            .deleted
+            .into_iter()
+            .map(|(id, version)| PieceCommit {
+                piece_id: id,
+                version,
+                changes: Arc::from(Vec::new()),
+                events: vec![classify::deleted(id, version)],
+            })
+            .collect();
+        Committed {
+            created: self.created,
+            commits,
+            deletions,
         }
-        let sink = self.core.sink.clone();
-        self.tx.on_commit(move || {
-            for (after, changes) in commits {
-                let events: Vec<PieceEvent> = classify::classify(&after, &changes);
-                sink.piece_committed(&PieceCommit {
-                    piece_id: after.id,
-                    version: after.version,
-                    changes: changes.into(),
-                    events,
-                });
-            }
-            for (id, version) in deleted {
-                sink.piece_committed(&PieceCommit {
-                    piece_id: id,
-                    version,
-                    changes: Arc::from(Vec::new()),
-                    events: vec![classify::deleted(id, version)],
-                });
-            }
-        });
     }
 
     /// The method registry (for `atomic` and `list-methods`).

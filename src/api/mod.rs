@@ -10,6 +10,7 @@
 
 pub mod call;
 mod methods;
+mod order;
 pub mod registry;
 
 use std::sync::Arc;
@@ -92,6 +93,8 @@ pub(crate) struct Core {
     pub(crate) pieces: Ref<imbl::HashMap<PieceId, PieceEntry>>,
     pub(crate) methods: MethodRegistry,
     pub(crate) sink: Arc<dyn EventSink>,
+    /// Puts each piece's commits in version order for the sink.
+    pub(crate) order: order::CommitOrder,
 }
 
 /// The method API over one STM.
@@ -116,6 +119,7 @@ impl Api {
             pieces,
             methods: MethodRegistry::default(),
             sink,
+            order: order::CommitOrder::default(),
         }));
         methods::register_core(&api.0.methods);
         api
@@ -135,7 +139,8 @@ impl Api {
     /// owned by the principal's tenant. Refuses an id that is already registered.
     pub fn import_piece(&self, principal: &Principal, piece: Piece) -> Result<PieceId, Error> {
         crate::model::validate(&piece).map_err(|message| Error::ValidationFailed { message })?;
-        self.0.stm.atomically(|tx| {
+        let mut committed = None;
+        let id = self.0.stm.atomically(|tx| {
             if tx.read(&self.0.pieces)?.contains_key(&piece.id) {
                 return Err(Error::ValidationFailed {
                     message: format!("piece {} already exists", piece.id),
@@ -143,9 +148,18 @@ impl Api {
             }
             let mut call = Call::new(tx, &self.0, principal);
             let id = call.create_piece(piece.clone())?;
-            call.finish();
+            committed = Some(call.finish());
             Ok(id)
-        })
+        })?;
+        self.submit(committed);
+        Ok(id)
+    }
+
+    /// Hands what a committed transaction did to the sink, in order (never waits).
+    fn submit(&self, committed: Option<order::Committed>) {
+        if let Some(committed) = committed {
+            self.0.order.submit(committed, &*self.0.sink);
+        }
     }
 
     /// Calls `method` with `params` (a vector of positional arguments) as `principal`.
@@ -176,13 +190,17 @@ impl Api {
             })?;
         let args = params_of(method, params)?;
         m.check_args(args)?;
-        self.0.stm.atomically(|tx| {
+        // Only the last attempt's outcome counts: an attempt that retries sets it again.
+        let mut committed = None;
+        let result = self.0.stm.atomically(|tx| {
             let mut call = Call::new(tx, &self.0, principal);
             call.client = client;
             let result = (m.handler)(&mut call, &Args::new(&m.name, args))?;
-            call.finish();
-            Ok(result)
-        })
+            committed = Some(call.finish());
+            Ok::<_, Error>(result)
+        })?;
+        self.submit(committed);
+        Ok(result)
     }
 }
 

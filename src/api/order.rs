@@ -1,0 +1,319 @@
+//! [`CommitOrder`]: hands each piece's commits to the event sink in version order, exactly once,
+//! without making any committing thread wait for another.
+//!
+//! A call submits its piece commits right after its transaction committed. Two calls that
+//! committed versions 7 and 8 of a piece may submit in either order (the thread with 7 may be
+//! preempted between its commit and its submission). Waiting for version 7 in the thread that
+//! holds 8 would block that thread for as long as the other is descheduled, which on a loaded
+//! machine is milliseconds, and every task queued on that thread with it. So nobody waits: a
+//! submission that cannot be delivered yet is parked, and whichever thread delivers the version
+//! before it also delivers it ("combining"). Per piece, at most one thread delivers at a time,
+//! and it delivers while holding no lock, so deliveries of one piece never overlap and stay in
+//! version order.
+//!
+//! A piece's order starts at its creation (`created` with the version it was created at): a
+//! commit submitted before its piece's creation is parked until then. Versions grow by one per
+//! commit; a deletion carries the last version and comes after the commit of that version, and
+//! ends the piece's order.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use dashmap::DashMap;
+
+use super::{EventSink, PieceCommit};
+use crate::model::PieceId;
+
+/// What one committed transaction did to pieces, in the order to submit it.
+#[derive(Debug, Default)]
+pub(crate) struct Committed {
+    /// Pieces created, with the version each was created at.
+    pub(crate) created: Vec<(PieceId, u64)>,
+    /// Commits of changed pieces (version = the new version).
+    pub(crate) commits: Vec<PieceCommit>,
+    /// Deletions (version = the piece's last version).
+    pub(crate) deletions: Vec<PieceCommit>,
+}
+
+/// Where a submission sorts among a piece's submissions: a commit of version v, then a
+/// deletion at version v.
+type Key = (u64, Kind);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Commit,
+    Deletion,
+}
+
+#[derive(Debug, Default)]
+struct PieceOrder {
+    /// The last version delivered (or the creation version); `None` until the creation is
+    /// submitted.
+    last: Option<u64>,
+    /// A thread is delivering this piece's submissions now.
+    delivering: bool,
+    /// The deletion was delivered: nothing more will come.
+    ended: bool,
+    parked: BTreeMap<Key, PieceCommit>,
+}
+
+impl PieceOrder {
+    /// Takes the submissions that are next in order.
+    fn take_ready(&mut self, ready: &mut Vec<PieceCommit>) {
+        while let Some((&(version, kind), _)) = self.parked.first_key_value() {
+            let next = match (kind, self.last) {
+                (Kind::Commit, Some(last)) => version == last + 1,
+                (Kind::Deletion, Some(last)) => version == last,
+                (_, None) => false,
+            };
+            if !next {
+                break;
+            }
+            if let Some((_, commit)) = self.parked.pop_first() {
+                ready.push(commit);
+            }
+            match kind {
+                Kind::Commit => self.last = Some(version),
+                Kind::Deletion => self.ended = true,
+            }
+        }
+    }
+}
+
+/// Orders every piece's commits for the sink (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct CommitOrder {
+    pieces: DashMap<PieceId, PieceOrder>,
+}
+
+impl CommitOrder {
+    /// Submits what one committed transaction did; delivers to `sink` what is next in order
+    /// (possibly also other threads' parked submissions), never waiting for another thread.
+    pub(crate) fn submit(&self, committed: Committed, sink: &dyn EventSink) {
+        for (piece, version) in committed.created {
+            self.add(piece, None, Some(version), sink);
+        }
+        for commit in committed.commits {
+            let key = (commit.version, Kind::Commit);
+            self.add(commit.piece_id, Some((key, commit)), None, sink);
+        }
+        for deletion in committed.deletions {
+            let key = (deletion.version, Kind::Deletion);
+            self.add(deletion.piece_id, Some((key, deletion)), None, sink);
+        }
+    }
+
+    fn add(
+        &self,
+        piece: PieceId,
+        item: Option<(Key, PieceCommit)>,
+        created_at: Option<u64>,
+        sink: &dyn EventSink,
+    ) {
+        let mut ready = Vec::new();
+        {
+            let mut order = self.pieces.entry(piece).or_default();
+            if let Some(version) = created_at {
+                order.last = Some(version);
+            }
+            if let Some((key, commit)) = item {
+                order.parked.insert(key, commit);
+            }
+            if order.delivering {
+                return; // the delivering thread will take it
+            }
+            order.take_ready(&mut ready);
+            if ready.is_empty() {
+                return;
+            }
+            order.delivering = true;
+        }
+        loop {
+            for commit in ready.drain(..) {
+                // A panicking sink must not leave the piece's order stuck in `delivering`.
+                let _ = catch_unwind(AssertUnwindSafe(|| sink.piece_committed(&commit)));
+            }
+            let Some(mut order) = self.pieces.get_mut(&piece) else {
+                return;
+            };
+            order.take_ready(&mut ready);
+            if ready.is_empty() {
+                order.delivering = false;
+                let finished = order.ended && order.parked.is_empty();
+                drop(order);
+                if finished {
+                    self.pieces.remove(&piece);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Pieces whose order is being kept (created and not yet deleted), for tests.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pieces.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(PieceId, u64, bool)>>);
+
+    impl EventSink for Recorder {
+        fn piece_committed(&self, commit: &PieceCommit) {
+            self.0.lock().unwrap().push((
+                commit.piece_id,
+                commit.version,
+                !commit.events.is_empty(),
+            ));
+        }
+    }
+
+    fn commit(piece: PieceId, version: u64) -> PieceCommit {
+        PieceCommit {
+            piece_id: piece,
+            version,
+            changes: Arc::from(Vec::new()),
+            events: Vec::new(),
+        }
+    }
+
+    fn deletion(piece: PieceId, version: u64) -> PieceCommit {
+        PieceCommit {
+            piece_id: piece,
+            version,
+            changes: Arc::from(Vec::new()),
+            events: vec![crate::model::classify::deleted(piece, version)],
+        }
+    }
+
+    fn only(commit: PieceCommit) -> Committed {
+        Committed {
+            commits: vec![commit],
+            ..Committed::default()
+        }
+    }
+
+    #[test]
+    fn out_of_order_submissions_are_delivered_in_version_order() {
+        let order = CommitOrder::default();
+        let sink = Recorder::default();
+        let p = PieceId::mint();
+        order.submit(only(commit(p, 3)), &sink);
+        order.submit(only(commit(p, 1)), &sink);
+        assert!(sink.0.lock().unwrap().is_empty(), "parked until created");
+        order.submit(
+            Committed {
+                created: vec![(p, 0)],
+                ..Committed::default()
+            },
+            &sink,
+        );
+        assert_eq!(*sink.0.lock().unwrap(), vec![(p, 1, false)]);
+        order.submit(only(commit(p, 2)), &sink);
+        assert_eq!(
+            *sink.0.lock().unwrap(),
+            vec![(p, 1, false), (p, 2, false), (p, 3, false)],
+            "2 delivered 3, which was parked"
+        );
+    }
+
+    #[test]
+    fn a_deletion_follows_the_commit_of_its_version_and_ends_the_piece() {
+        let order = CommitOrder::default();
+        let sink = Recorder::default();
+        let p = PieceId::mint();
+        order.submit(
+            Committed {
+                created: vec![(p, 0)],
+                ..Committed::default()
+            },
+            &sink,
+        );
+        order.submit(
+            Committed {
+                deletions: vec![deletion(p, 1)],
+                ..Committed::default()
+            },
+            &sink,
+        );
+        assert!(sink.0.lock().unwrap().is_empty(), "waits for version 1");
+        order.submit(only(commit(p, 1)), &sink);
+        assert_eq!(*sink.0.lock().unwrap(), vec![(p, 1, false), (p, 1, true)]);
+        assert_eq!(order.len(), 0, "a deleted piece's order is dropped");
+    }
+
+    #[test]
+    fn concurrent_submitters_never_wait_and_every_commit_arrives_once_in_order() {
+        let order = CommitOrder::default();
+        let sink = Recorder::default();
+        let pieces = [PieceId::mint(), PieceId::mint()];
+        for p in pieces {
+            order.submit(
+                Committed {
+                    created: vec![(p, 0)],
+                    ..Committed::default()
+                },
+                &sink,
+            );
+        }
+        // Four threads submit interleaved versions of two pieces in scrambled order.
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let (order, sink) = (&order, &sink);
+                scope.spawn(move || {
+                    for i in (0..500u64).rev() {
+                        let version = i * 4 + t + 1;
+                        for p in pieces {
+                            order.submit(only(commit(p, version)), sink);
+                        }
+                    }
+                });
+            }
+        });
+        let delivered = sink.0.lock().unwrap();
+        for p in pieces {
+            let versions: Vec<u64> = delivered
+                .iter()
+                .filter(|(piece, _, _)| *piece == p)
+                .map(|(_, v, _)| *v)
+                .collect();
+            assert_eq!(versions, (1..=2000).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_does_not_stop_later_deliveries() {
+        struct Flaky(Recorder);
+        impl EventSink for Flaky {
+            fn piece_committed(&self, commit: &PieceCommit) {
+                self.0.piece_committed(commit);
+                if commit.version == 1 {
+                    panic!("sink failure");
+                }
+            }
+        }
+        let order = CommitOrder::default();
+        let sink = Flaky(Recorder::default());
+        let p = PieceId::mint();
+        order.submit(
+            Committed {
+                created: vec![(p, 0)],
+                commits: vec![commit(p, 1)],
+                ..Committed::default()
+            },
+            &sink,
+        );
+        order.submit(only(commit(p, 2)), &sink);
+        assert_eq!(
+            *sink.0.0.lock().unwrap(),
+            vec![(p, 1, false), (p, 2, false)]
+        );
+    }
+}
