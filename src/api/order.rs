@@ -15,14 +15,20 @@
 //! commit submitted before its piece's creation is parked until then. Versions grow by one per
 //! commit; a deletion carries the last version and comes after the commit of that version, and
 //! ends the piece's order.
+//!
+//! The per-piece state sits in a fixed number of mutex-guarded shards, on the STM's
+//! synchronisation shim, so that the shuttle tests (`--features shuttle`) explore its
+//! interleavings too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use dashmap::DashMap;
 
 use super::{EventSink, PieceCommit};
 use crate::model::PieceId;
+use crate::stm::sync::{self, Mutex};
+
+/// Shards of the per-piece state (a power of two; pieces spread by their id's low bits).
+const SHARDS: usize = 32;
 
 /// What one committed transaction did to pieces, in the order to submit it.
 #[derive(Debug, Default)]
@@ -81,12 +87,25 @@ impl PieceOrder {
 }
 
 /// Orders every piece's commits for the sink (see the module documentation).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CommitOrder {
-    pieces: DashMap<PieceId, PieceOrder>,
+    shards: Vec<Mutex<HashMap<PieceId, PieceOrder>>>,
+}
+
+impl Default for CommitOrder {
+    fn default() -> Self {
+        CommitOrder {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
 }
 
 impl CommitOrder {
+    fn shard(&self, piece: PieceId) -> &Mutex<HashMap<PieceId, PieceOrder>> {
+        // Piece ids are random UUIDs: their last byte is as good as a hash.
+        &self.shards[usize::from(piece.0.as_bytes()[15]) % SHARDS]
+    }
+
     /// Submits what one committed transaction did; delivers to `sink` what is next in order
     /// (possibly also other threads' parked submissions), never waiting for another thread.
     pub(crate) fn submit(&self, committed: Committed, sink: &dyn EventSink) {
@@ -110,9 +129,11 @@ impl CommitOrder {
         created_at: Option<u64>,
         sink: &dyn EventSink,
     ) {
+        let shard = self.shard(piece);
         let mut ready = Vec::new();
         {
-            let mut order = self.pieces.entry(piece).or_default();
+            let mut pieces = sync::lock(shard);
+            let order = pieces.entry(piece).or_default();
             if let Some(version) = created_at {
                 order.last = Some(version);
             }
@@ -133,16 +154,15 @@ impl CommitOrder {
                 // A panicking sink must not leave the piece's order stuck in `delivering`.
                 let _ = catch_unwind(AssertUnwindSafe(|| sink.piece_committed(&commit)));
             }
-            let Some(mut order) = self.pieces.get_mut(&piece) else {
+            let mut pieces = sync::lock(shard);
+            let Some(order) = pieces.get_mut(&piece) else {
                 return;
             };
             order.take_ready(&mut ready);
             if ready.is_empty() {
                 order.delivering = false;
-                let finished = order.ended && order.parked.is_empty();
-                drop(order);
-                if finished {
-                    self.pieces.remove(&piece);
+                if order.ended && order.parked.is_empty() {
+                    pieces.remove(&piece);
                 }
                 return;
             }
@@ -152,11 +172,11 @@ impl CommitOrder {
     /// Pieces whose order is being kept (created and not yet deleted), for tests.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.pieces.len()
+        self.shards.iter().map(|s| sync::lock(s).len()).sum()
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "shuttle")))]
 mod tests {
     use std::sync::{Arc, Mutex};
 
@@ -315,5 +335,95 @@ mod tests {
             *sink.0.0.lock().unwrap(),
             vec![(p, 1, false), (p, 2, false)]
         );
+    }
+}
+
+/// Schedule exploration (`cargo test --features shuttle --lib api::order`): whatever the
+/// interleaving of creation, commits and deletion submitted from different threads, each is
+/// delivered once, in order, and the finished piece's state is dropped.
+#[cfg(all(test, feature = "shuttle"))]
+mod shuttle_tests {
+    use std::sync::Arc;
+
+    use shuttle::sync::Mutex;
+    use shuttle::thread;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(PieceId, u64, bool)>>);
+
+    impl EventSink for Recorder {
+        fn piece_committed(&self, commit: &PieceCommit) {
+            let deletion = !commit.events.is_empty();
+            self.0
+                .lock()
+                .unwrap()
+                .push((commit.piece_id, commit.version, deletion));
+        }
+    }
+
+    fn commit(piece: PieceId, version: u64, deletion: bool) -> PieceCommit {
+        PieceCommit {
+            piece_id: piece,
+            version,
+            changes: Arc::from(Vec::new()),
+            events: if deletion {
+                vec![crate::model::classify::deleted(piece, version)]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn scenario() {
+        // Same last byte: both pieces share a shard.
+        let a = PieceId(uuid::Uuid::from_u128(0x0107));
+        let b = PieceId(uuid::Uuid::from_u128(0x0207));
+        let order = Arc::new(CommitOrder::default());
+        let sink = Arc::new(Recorder::default());
+        let submit = |committed: Committed| {
+            let (order, sink) = (Arc::clone(&order), Arc::clone(&sink));
+            thread::spawn(move || order.submit(committed, &*sink))
+        };
+        let threads = [
+            submit(Committed {
+                created: vec![(a, 0), (b, 5)],
+                ..Committed::default()
+            }),
+            submit(Committed {
+                commits: vec![commit(a, 1, false), commit(b, 6, false)],
+                ..Committed::default()
+            }),
+            submit(Committed {
+                commits: vec![commit(a, 2, false)],
+                deletions: vec![commit(a, 2, true)],
+                ..Committed::default()
+            }),
+        ];
+        for t in threads {
+            t.join().unwrap();
+        }
+        let delivered = sink.0.lock().unwrap().clone();
+        let of = |p: PieceId| -> Vec<(u64, bool)> {
+            delivered
+                .iter()
+                .filter(|(piece, ..)| *piece == p)
+                .map(|(_, v, d)| (*v, *d))
+                .collect()
+        };
+        assert_eq!(of(a), vec![(1, false), (2, false), (2, true)]);
+        assert_eq!(of(b), vec![(6, false)]);
+        assert_eq!(
+            order.len(),
+            1,
+            "the deleted piece is forgotten, the live one kept"
+        );
+    }
+
+    #[test]
+    fn every_interleaving_delivers_each_submission_once_in_order() {
+        shuttle::check_random(scenario, 3000);
+        shuttle::check_pct(scenario, 3000, 3);
     }
 }
