@@ -9,53 +9,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ooloi_server::config::Config;
-use ooloi_server::grpc;
+mod support;
+
 use ooloi_server::proto::ooloi_service_client::OoloiServiceClient;
 use ooloi_server::proto::{OoloiRequest, RegisterClientRequest};
 use ooloi_server::value::{Value, ValueLimits, edn};
-use tokio::sync::oneshot;
+use support::grpc::TestServer;
 use tonic::Request;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-struct TestServer {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl TestServer {
-    async fn start() -> TestServer {
-        let config = Config::load(None, &[], &[]).expect("default config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = ooloi_server::server::Server::new(config);
-        let handle = tokio::spawn(async move {
-            grpc::serve(&server, listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        TestServer {
-            url,
-            stop: Some(stop),
-            handle,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(WAIT, self.handle)
-            .await
-            .expect("the server stops")
-            .unwrap();
-    }
+fn url_of(server: &TestServer) -> String {
+    format!("http://{}", server.addr())
 }
 
 /// A registered client of the test itself, for setting up pieces and making edits.
@@ -171,8 +137,8 @@ async fn wait_exit(mut child: Child) -> std::process::ExitStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_prints_results_as_edn_and_failures_with_status_and_reason() {
-    let server = TestServer::start().await;
-    let url = server.url.clone();
+    let server = TestServer::tcp(&[]).await;
+    let url = format!("http://{}", server.addr());
     let url = url.as_str();
 
     let (code, out, err) = ooloi(&[
@@ -246,13 +212,13 @@ async fn call_prints_results_as_edn_and_failures_with_status_and_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_prints_piece_events_until_the_server_ends_the_stream() {
-    let server = TestServer::start().await;
-    let mut tester = Tester::register(&server.url, "watch-tester").await;
+    let server = TestServer::tcp(&[]).await;
+    let mut tester = Tester::register(&url_of(&server), "watch-tester").await;
     let piece = tester.call("watch-tester", "new-piece", "[{}]").await;
     let piece = piece.as_str().unwrap().to_owned();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_ooloi"))
-        .args(["watch", &piece, "--server", &server.url])
+        .args(["watch", &piece, "--server", &url_of(&server)])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -284,8 +250,8 @@ async fn watch_prints_piece_events_until_the_server_ends_the_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_disconnects_on_ctrl_c_and_refuses_an_unknown_piece() {
-    let server = TestServer::start().await;
-    let mut tester = Tester::register(&server.url, "sigint-tester").await;
+    let server = TestServer::tcp(&[]).await;
+    let mut tester = Tester::register(&url_of(&server), "sigint-tester").await;
     let piece = tester.call("sigint-tester", "new-piece", "[{}]").await;
     let piece = piece.as_str().unwrap().to_owned();
 
@@ -294,7 +260,7 @@ async fn watch_disconnects_on_ctrl_c_and_refuses_an_unknown_piece() {
             "watch",
             &piece,
             "--server",
-            &server.url,
+            &url_of(&server),
             "--client-id",
             "watcher-1",
         ])
@@ -314,7 +280,7 @@ async fn watch_disconnects_on_ctrl_c_and_refuses_an_unknown_piece() {
     let (_, _stderr) = line_matching(stderr, "disconnecting watcher-1").await;
     assert!(wait_exit(child).await.success());
 
-    let (code, _, err) = ooloi(&["watch", "no-such-piece", "--server", &server.url]).await;
+    let (code, _, err) = ooloi(&["watch", "no-such-piece", "--server", &url_of(&server)]).await;
     assert_eq!(code, Some(1));
     assert!(err.contains("reason: "), "{err}");
     server.stop().await;

@@ -17,12 +17,11 @@ mod unary;
 
 use std::time::Duration;
 
-use ooloi_server::value::Value;
 use tonic::transport::Channel;
 
 use crate::args::Args;
 use crate::failure::Failure;
-use crate::session::{self, Session};
+use crate::session;
 use progress::Progress;
 use stats::Row;
 use target::{SpawnedServer, Target};
@@ -172,18 +171,9 @@ async fn scenario(name: &str, o: &Options) -> Result<Vec<Row>, Failure> {
         }
         "unary" => {
             let (target, _spawned) = server(o).await?;
-            let channel = session::connect(&target.url).await?;
-            let id = session::generated_id("ooloi-bench");
-            let mut editor = Session::open(channel, &id, "ooloi bench").await?;
-            let params = Value::vector([Value::map([(
-                Value::keyword("title"),
-                Value::string("bench"),
-            )])]);
-            let piece = editor.call("new-piece", &params).await?;
-            let piece = piece
-                .as_str()
-                .ok_or_else(|| Failure::Other("new-piece returned no piece id".into()))?;
-            let rows = drive_unary("unary", &target.url, &Load::new(&id, piece)?, o).await;
+            let (mut editor, piece) = fanout::editor(&target.url).await?;
+            let load = Load::new(&editor.id, &piece)?;
+            let rows = drive_unary("unary", &target.url, &load, o).await;
             let _ = editor.disconnect().await;
             rows
         }
