@@ -57,7 +57,7 @@ pub enum SubscribeError {
 #[derive(Clone, Debug)]
 pub enum DisconnectOutcome {
     /// The entry was removed now (by this call): the client is unsubscribed everywhere and its
-    /// queue is closed.
+    /// queue refuses new events (its stream stays open until the client closes it).
     Removed(Arc<Client>),
     /// No such client in the principal's tenant (never registered, or already removed).
     NotRegistered,
@@ -80,7 +80,8 @@ impl DisconnectOutcome {
 /// - `events_queued`: events accepted into the queue (Ooloi's `queue-offer-successes`), split by
 ///   category into `server_events_received`, `piece_events_received`, `connect_events_received`
 ///   and `disconnect_events_received`;
-/// - `events_refused`: pushes to a closed queue (the client was leaving);
+/// - `events_refused`: pushes refused because the client was leaving (its queue closed or
+///   refusing new events);
 /// - `events_sent`, `bytes_events`: deliveries written to the stream, recorded by the stream
 ///   layer with [`ClientStats::record_sent`];
 /// - `subscription_adds`, `subscription_removes`: subscriptions that actually changed the set;
@@ -459,8 +460,9 @@ impl ClientRegistry {
         Some(client)
     }
 
-    /// After removal from the map: refuse further subscriptions, unsubscribe everywhere, close
-    /// the queue (what is queued can still be drained).
+    /// After removal from the map: refuse further subscriptions, unsubscribe everywhere, and
+    /// make the queue refuse new events (what is queued can still be drained; the stream is
+    /// not ended here).
     fn retire(&self, client: &Arc<Client>) {
         self.stats
             .clients_disconnected_total
