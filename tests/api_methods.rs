@@ -655,3 +655,43 @@ fn an_unknown_piece_is_piece_not_found() {
         "{e:?}"
     );
 }
+
+#[test]
+fn an_imported_piece_takes_its_id_once_and_again_after_deletion() {
+    use ooloi_server::model::{Piece, PieceId};
+    let t = TestApi::new();
+    let id = PieceId::mint();
+    t.api
+        .import_piece(&t.principal, Piece::new(id, "Imported"))
+        .unwrap();
+    let pid = id.to_string();
+    assert_eq!(
+        t.ok("get-title", &pid, "[[] $pid]"),
+        Value::string("Imported")
+    );
+    let e = t
+        .api
+        .import_piece(&t.principal, Piece::new(id, "Twice"))
+        .expect_err("the id is taken");
+    assert!(matches!(e, Error::ValidationFailed { .. }), "{e:?}");
+    t.ok("set-title", &pid, r#"[[] $pid "Edited"]"#);
+    t.exec("delete-piece", &edn(&format!("[\"{pid}\"]")))
+        .unwrap();
+    // The deletion was delivered (this thread delivered it), so the id is free again, and the
+    // new piece's events start a fresh order: its first edit reaches the sink.
+    t.api
+        .import_piece(&t.principal, Piece::new(id, "Again"))
+        .unwrap();
+    t.ok("set-title", &pid, r#"[[] $pid "Again, edited"]"#);
+    let versions: Vec<u64> = t
+        .commits()
+        .iter()
+        .filter(|c| c.piece_id == id)
+        .map(|c| c.version)
+        .collect();
+    assert_eq!(
+        versions.len(),
+        3,
+        "edit, deletion, edit of the new piece: {versions:?}"
+    );
+}

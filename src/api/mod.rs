@@ -146,6 +146,13 @@ impl Api {
                     message: format!("piece {} already exists", piece.id),
                 });
             }
+            if self.0.order.knows(piece.id) {
+                // Deleted, but its `piece-deleted` is still on its way: a new piece under the
+                // same id now would share the old one's event order.
+                return Err(Error::ValidationFailed {
+                    message: format!("piece {} was deleted moments ago; try again", piece.id),
+                });
+            }
             let mut call = Call::new(tx, &self.0, principal);
             let id = call.create_piece(piece.clone())?;
             committed = Some(call.finish());

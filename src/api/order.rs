@@ -169,6 +169,13 @@ impl CommitOrder {
         }
     }
 
+    /// Whether `piece`'s order is still kept: it was created and its deletion (if any) has not
+    /// been delivered yet. A piece id must not be used for a new piece while this holds, or the
+    /// two pieces' commits would share one order.
+    pub(crate) fn knows(&self, piece: PieceId) -> bool {
+        sync::lock(self.shard(piece)).contains_key(&piece)
+    }
+
     /// Pieces whose order is being kept (created and not yet deleted), for tests.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -264,9 +271,14 @@ mod tests {
             &sink,
         );
         assert!(sink.0.lock().unwrap().is_empty(), "waits for version 1");
+        assert!(
+            order.knows(p),
+            "not reusable while its deletion is undelivered"
+        );
         order.submit(only(commit(p, 1)), &sink);
         assert_eq!(*sink.0.lock().unwrap(), vec![(p, 1, false), (p, 1, true)]);
         assert_eq!(order.len(), 0, "a deleted piece's order is dropped");
+        assert!(!order.knows(p), "so its id may be used again");
     }
 
     #[test]
