@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 
 use super::ClientId;
 use super::registry::{Client, ClientRegistry, DisconnectOutcome, RegistryError};
+use super::totals::OfferTally;
 use crate::api::{EventSink, PieceCommit, Principal};
 use crate::events::{Event, Offer};
 use crate::model::classify::PieceEvent;
@@ -105,24 +106,34 @@ impl EventCategory {
     }
 }
 
-/// Pushes `event` to `client`'s queue and counts it, per client and server-wide. Never blocks.
-fn deliver(client: &Client, event: &Arc<Event>, category: EventCategory) -> bool {
-    let stats = client.stats();
-    let offer = client.queue().offer(Arc::clone(event));
-    stats.registry.events.record_offer(category, &offer);
-    if offer == Offer::Refused {
-        stats.events_refused.fetch_add(1, Ordering::Relaxed);
-        return false;
+/// Pushes `event` to each of `clients`' queues and counts it, per client and (once, for the
+/// whole fan-out) server-wide. Never blocks. Returns how many queues accepted it.
+fn deliver<'c>(
+    registry: &ClientRegistry,
+    clients: impl IntoIterator<Item = &'c Arc<Client>>,
+    event: &Arc<Event>,
+    category: EventCategory,
+) -> usize {
+    let mut tally = OfferTally::default();
+    for client in clients {
+        let offer = client.queue().offer(Arc::clone(event));
+        tally.count(&offer);
+        let stats = client.stats();
+        if offer == Offer::Refused {
+            stats.events_refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        stats.events_queued.fetch_add(1, Ordering::Relaxed);
+        let counter = match category {
+            EventCategory::Piece => &stats.piece_events_received,
+            EventCategory::Server => &stats.server_events_received,
+            EventCategory::Connect => &stats.connect_events_received,
+            EventCategory::Disconnect => &stats.disconnect_events_received,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
-    stats.events_queued.fetch_add(1, Ordering::Relaxed);
-    let counter = match category {
-        EventCategory::Piece => &stats.piece_events_received,
-        EventCategory::Server => &stats.server_events_received,
-        EventCategory::Connect => &stats.connect_events_received,
-        EventCategory::Disconnect => &stats.disconnect_events_received,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
-    true
+    registry.stats().events.record_offers(category, &tally);
+    tally.queued() as usize
 }
 
 /// Routes events to clients' queues. Cheap to share (`Arc<EventRouter>` as the API's sink).
@@ -203,7 +214,7 @@ impl EventRouter {
             now,
             &confirmation,
         ));
-        deliver(client, &event, EventCategory::Connect);
+        deliver(&self.registry, [client], &event, EventCategory::Connect);
         self.tell_tenant(
             client,
             event_types::SERVER_CLIENT_CONNECTED,
@@ -243,9 +254,7 @@ impl EventRouter {
             ),
         ]);
         let event = Arc::new(Event::new(event_type, None, 0, &data));
-        for c in &others {
-            deliver(c, &event, category);
-        }
+        deliver(&self.registry, &others, &event, category);
     }
 
     /// Sends `server-shutdown` with `message` to every client of every tenant. Returns how many
@@ -261,11 +270,12 @@ impl EventRouter {
             (Value::keyword("message"), Value::string(message)),
         ]);
         let event = Arc::new(Event::new(event_types::SERVER_SHUTDOWN, None, 0, &data));
-        self.registry
-            .all_clients()
-            .iter()
-            .filter(|c| deliver(c, &event, EventCategory::Server))
-            .count()
+        deliver(
+            &self.registry,
+            &self.registry.all_clients(),
+            &event,
+            EventCategory::Server,
+        )
     }
 
     /// Encodes a piece event once (what every subscriber receives).
@@ -292,11 +302,7 @@ impl EventRouter {
         let mut delivered = 0;
         for piece_event in &commit.events {
             let event = Self::encode(piece_event);
-            for client in &subscribers {
-                if deliver(client, &event, EventCategory::Piece) {
-                    delivered += 1;
-                }
-            }
+            delivered += deliver(&self.registry, &subscribers, &event, EventCategory::Piece);
         }
         delivered
     }

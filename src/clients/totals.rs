@@ -9,6 +9,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::EventCategory;
 use crate::events::Offer;
 
+/// The outcomes of offering one event to many queues, before they are added to [`EventTotals`].
+#[derive(Debug, Default)]
+pub(super) struct OfferTally {
+    queued: u64,
+    refused: u64,
+    /// Dropped to make room, by the dropped event's category.
+    dropped: [u64; EventCategory::ALL.len()],
+}
+
+impl OfferTally {
+    /// Counts one offer's outcome.
+    pub(super) fn count(&mut self, offer: &Offer) {
+        match offer {
+            Offer::Refused => self.refused += 1,
+            Offer::Queued => self.queued += 1,
+            Offer::QueuedDroppingOldest(old) => {
+                self.queued += 1;
+                self.dropped[EventCategory::of(old).index()] += 1;
+            }
+        }
+    }
+
+    /// Offers that were queued.
+    pub(super) fn queued(&self) -> u64 {
+        self.queued
+    }
+}
+
 /// Event counters for the whole server.
 #[derive(Debug, Default)]
 pub struct EventTotals {
@@ -21,21 +49,20 @@ pub struct EventTotals {
 }
 
 impl EventTotals {
-    /// Counts one offer of a `category` event and its outcome. A dropped event is counted under
-    /// its own category, which may differ from the one that pushed it out.
-    pub(super) fn record_offer(&self, category: EventCategory, offer: &Offer) {
-        self.offered.fetch_add(1, Ordering::Relaxed);
-        match offer {
-            Offer::Refused => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
+    /// Adds what fanning one `category` event out to many queues did, counted locally in
+    /// `tally`: one atomic add per counter per fan-out, not per recipient. A dropped event is
+    /// counted under its own category, which may differ from the one that pushed it out.
+    pub(super) fn record_offers(&self, category: EventCategory, tally: &OfferTally) {
+        let add = |counter: &AtomicU64, n: u64| {
+            if n > 0 {
+                counter.fetch_add(n, Ordering::Relaxed);
             }
-            Offer::Queued => {
-                self.queued[category.index()].fetch_add(1, Ordering::Relaxed);
-            }
-            Offer::QueuedDroppingOldest(old) => {
-                self.queued[category.index()].fetch_add(1, Ordering::Relaxed);
-                self.dropped[EventCategory::of(old).index()].fetch_add(1, Ordering::Relaxed);
-            }
+        };
+        add(&self.offered, tally.queued + tally.refused);
+        add(&self.refused, tally.refused);
+        add(&self.queued[category.index()], tally.queued);
+        for (counter, n) in self.dropped.iter().zip(tally.dropped) {
+            add(counter, n);
         }
     }
 
@@ -104,12 +131,17 @@ mod tests {
             0,
             &Value::Nil,
         ));
-        totals.record_offer(EventCategory::Piece, &Offer::Queued);
-        totals.record_offer(
+        let record = |category, offer: Offer| {
+            let mut tally = OfferTally::default();
+            tally.count(&offer);
+            totals.record_offers(category, &tally);
+        };
+        record(EventCategory::Piece, Offer::Queued);
+        record(
             EventCategory::Server,
-            &Offer::QueuedDroppingOldest(piece_event),
+            Offer::QueuedDroppingOldest(piece_event),
         );
-        totals.record_offer(EventCategory::Server, &Offer::Refused);
+        record(EventCategory::Server, Offer::Refused);
         assert_eq!(totals.offered(), 3);
         assert_eq!(totals.refused(), 1);
         assert_eq!(totals.queued(EventCategory::Piece), 1);
@@ -117,6 +149,28 @@ mod tests {
         assert_eq!(totals.queued_total(), 2);
         assert_eq!(totals.dropped(EventCategory::Piece), 1);
         assert_eq!(totals.dropped(EventCategory::Server), 0);
+        assert_eq!(totals.dropped_total(), 1);
+    }
+
+    #[test]
+    fn a_fan_out_tallied_once_adds_what_each_offer_would() {
+        let totals = EventTotals::default();
+        let dropped = Arc::new(Event::new("server-shutdown", None, 0, &Value::Nil));
+        let mut tally = OfferTally::default();
+        for offer in [
+            Offer::Queued,
+            Offer::Queued,
+            Offer::Refused,
+            Offer::QueuedDroppingOldest(dropped),
+        ] {
+            tally.count(&offer);
+        }
+        assert_eq!(tally.queued(), 3);
+        totals.record_offers(EventCategory::Piece, &tally);
+        assert_eq!(totals.offered(), 4);
+        assert_eq!(totals.refused(), 1);
+        assert_eq!(totals.queued(EventCategory::Piece), 3);
+        assert_eq!(totals.dropped(EventCategory::Server), 1);
         assert_eq!(totals.dropped_total(), 1);
     }
 }

@@ -2,8 +2,9 @@
 //! protobuf fields of `EventMessage`) and shared by every recipient, each of which adds only its
 //! own sequence number; [`EventQueue`] is one client's bounded, drop-oldest queue.
 //!
-//! This is the delivery half of DESIGN section 7. Routing (the piece -> subscribers index),
-//! the client registry and the gRPC stream that drains a queue arrive with Stage 4.
+//! This is the delivery half of DESIGN section 7. Routing (the piece -> subscribers index) and
+//! the client registry are in `clients`; the gRPC stream that drains a queue and adds the
+//! sequence (`grpc::EventFrame`) is in `grpc`.
 
 mod queue;
 
@@ -23,8 +24,8 @@ pub struct Event {
     pub timestamp: i64,
     /// The encoded `OoloiValue` of the event map.
     pub data: bytes::Bytes,
-    /// `EventMessage` fields 1-3 (type, timestamp, data) already encoded; a recipient appends
-    /// field 4 (its sequence number) to make its message.
+    /// `EventMessage` fields 1-3 (type, timestamp, data) already encoded; a recipient's frame
+    /// (`grpc::EventFrame`) adds field 4, its sequence number.
     pub envelope: bytes::Bytes,
 }
 
@@ -62,15 +63,6 @@ impl Event {
             envelope: envelope.into(),
         }
     }
-
-    /// The complete `EventMessage` bytes for a recipient: the shared envelope plus its sequence.
-    pub fn message_bytes(&self, sequence: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.envelope.len() + 11);
-        out.extend_from_slice(&self.envelope);
-        out.push(0x20); // field 4, sequence
-        put_varint(&mut out, sequence);
-        out
-    }
 }
 
 #[cfg(test)]
@@ -80,13 +72,14 @@ mod tests {
     use prost::Message;
 
     #[test]
-    fn the_shared_envelope_plus_a_sequence_is_a_valid_event_message() {
+    fn the_shared_envelope_is_an_event_message_without_its_sequence() {
+        // The recipient's sequence (field 4) is added by `grpc::EventFrame`, tested there.
         let data = Value::map([(Value::keyword("type"), Value::keyword("piece-deleted"))]);
         let event = Event::new("piece-deleted", None, 1_795_753_029_123_456, &data);
-        let message = EventMessage::decode(event.message_bytes(42).as_slice()).unwrap();
+        let message = EventMessage::decode(event.envelope.as_ref()).unwrap();
         assert_eq!(message.event_type, "piece-deleted");
         assert_eq!(message.timestamp, 1_795_753_029_123_456);
-        assert_eq!(message.sequence, 42);
+        assert_eq!(message.sequence, 0);
         let decoded = Value::from_proto(message.event_data.unwrap(), &Default::default()).unwrap();
         assert_eq!(decoded, data);
     }
