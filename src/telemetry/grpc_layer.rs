@@ -330,6 +330,13 @@ mod tests {
             .unwrap()
     }
 
+    /// A response whose body ends without trailers (so the status comes only at the end).
+    fn body_without_trailers(
+        body: &'static [u8],
+    ) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+        http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(body)))
+    }
+
     fn trailers_only(code: &str) -> http::Response<http_body_util::Full<bytes::Bytes>> {
         http::Response::builder()
             .header("grpc-status", code)
@@ -374,11 +381,8 @@ mod tests {
     #[tokio::test]
     async fn a_body_dropped_before_its_trailers_is_cancelled() {
         let stats = Arc::new(GrpcStats::new());
-        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| {
-            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                b"12345",
-            )))
-        }));
+        let mut service =
+            GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| body_without_trailers(b"12345")));
         let response = service
             .call(request("/ooloi.OoloiService/ExecuteMethod"))
             .await
@@ -394,11 +398,8 @@ mod tests {
     #[tokio::test]
     async fn a_stream_is_counted_and_timed_under_the_same_final_code() {
         let stats = Arc::new(GrpcStats::new());
-        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| {
-            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                b"events",
-            )))
-        }));
+        let mut service =
+            GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| body_without_trailers(b"events")));
         let response = service
             .call(request("/ooloi.OoloiService/RegisterClient"))
             .await
@@ -424,11 +425,8 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_ends_without_trailers_is_unknown_and_its_bytes_count() {
         let stats = Arc::new(GrpcStats::new());
-        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| {
-            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                b"12345",
-            )))
-        }));
+        let mut service =
+            GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| body_without_trailers(b"12345")));
         let response = service
             .call(request("/ooloi.OoloiService/ExecuteMethod"))
             .await
