@@ -2,7 +2,8 @@
 # End-to-end tests from outside: builds ooloi-server, starts it on free loopback ports and runs
 # tests/e2e (Python, grpcio stubs generated from proto/ooloi.proto) against it as a client would;
 # then scrapes /metrics from the same server and checks it with `promtool check metrics`.
-# Needs python3 (with venv) and promtool (Debian package prometheus; .ci/run installs both).
+# Needs python3 (with venv) and promtool: scripts/deps.sh, run first, installs them as root or
+# stops at once naming what to install, and sets up the venv (grpcio, grpcurl, ...).
 # The venv, the stubs and the run's files live under ${CARGO_TARGET_DIR:-target}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,6 @@ target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 venv="$target/e2e-venv"
 work="$target/e2e"
-requirements="$root/tests/e2e/requirements.txt"
 start_seconds=60    # bound on the wait for SERVING
 scrape_seconds=10   # bound on the wait for the metrics endpoint
 stop_seconds=10     # bound on a graceful stop, then SIGKILL
@@ -38,16 +38,8 @@ trap 'stop_server' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "== e2e: Python environment ($venv)"
-if [ ! -x "$venv/bin/python" ]; then
-  "${PYTHON:-python3}" -m venv "$venv"
-fi
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" >"$stamp"
-fi
+echo "== e2e: tools and Python environment ($venv)"
+scripts/deps.sh
 py="$venv/bin/python"
 export PYTHONPYCACHEPREFIX="$work/pycache"  # no __pycache__ in the source tree
 
@@ -93,7 +85,7 @@ metrics="$work/metrics.txt"
 rm -f "$metrics"
 metrics_status=0
 if ! command -v promtool >/dev/null 2>&1; then
-  echo "e2e: promtool not found (Debian package prometheus; .ci/run installs it)" >&2
+  echo "e2e: promtool not found (Debian package prometheus; scripts/deps.sh installs it)" >&2
   metrics_status=1
 elif ! "$py" tests/e2e/harness.py scrape "http://$http_addr/metrics" "$metrics" "$scrape_seconds"; then
   metrics_status=1

