@@ -12,7 +12,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ooloi_server::api::{Api, NullSink, Principal};
+use ooloi_server::api::{Api, NullSink};
+use ooloi_server::identity::Caller;
 use ooloi_server::model::cowvec::CowVec;
 use ooloi_server::model::entity::{Instrument, Item, Measure, Musician, Pitch, Staff, Voice};
 use ooloi_server::model::pitch::Note;
@@ -162,12 +163,12 @@ fn rss_bytes() -> usize {
 /// `set-item` calls per second over `threads` threads for `duration`, each thread writing its
 /// own staff (so calls conflict only through the piece ref they share).
 fn set_item_rate(api: &Api, pid: PieceId, threads: usize, duration: Duration) -> (f64, u64) {
-    let principal = Principal::local();
+    let caller = Caller::local();
     let notes = notes();
     let calls = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (api, principal, notes) = (api.clone(), principal.clone(), notes.clone());
+                let (api, caller, notes) = (api.clone(), caller.clone(), notes.clone());
                 s.spawn(move || {
                     let pitch = |i: usize| {
                         Item::Pitch(Pitch {
@@ -198,7 +199,7 @@ fn set_item_rate(api: &Api, pid: PieceId, threads: usize, duration: Duration) ->
                                 Value::Int(item as i64),
                                 items[(n as usize / 3) % items.len()].clone(),
                             ]);
-                            api.execute(&principal, "set-item", &params)
+                            api.execute(&caller, "set-item", &params)
                                 .expect("set-item succeeds");
                             n += 1;
                         }
@@ -226,7 +227,7 @@ fn main() {
         // Only the 1-thread set-item loop, for `perf record`.
         let api = Api::new(StmConfig::default(), Arc::new(NullSink));
         let pid = api
-            .import_piece(&Principal::local(), generate())
+            .import_piece(&Caller::local(), generate())
             .expect("imports");
         let (rate, _) = set_item_rate(&api, pid, 1, Duration::from_secs(3));
         println!("set-item, 1 thread: {rate:.0} ops/s");
@@ -255,9 +256,7 @@ fn main() {
     let plain_traverse_ms = time(runs, || traverse_plain(&plain)).as_secs_f64() * 1e3;
 
     let api = Api::new(StmConfig::default(), Arc::new(NullSink));
-    let pid = api
-        .import_piece(&Principal::local(), piece)
-        .expect("imports");
+    let pid = api.import_piece(&Caller::local(), piece).expect("imports");
     let (one, retries_one) = set_item_rate(&api, pid, 1, rate_time);
     let (two, retries_total) = set_item_rate(&api, pid, 2, rate_time);
 

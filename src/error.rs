@@ -2,7 +2,7 @@
 //! context a client needs (method, piece id, VPD, argument index). The transport maps it to a
 //! status in exactly one place; nothing here knows about gRPC.
 
-use crate::clients::ClientIdError;
+use crate::identity::ClientIdError;
 use crate::model::ModelError;
 use crate::stm::StmError;
 use crate::value::ValueError;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod http;
+pub mod identity;
 pub mod model;
 pub mod proto;
 pub mod server;

@@ -10,8 +10,9 @@ mod support;
 use std::collections::BTreeSet;
 
 use ooloi_server::api::registry::param;
-use ooloi_server::api::{Category, Method, ParamKind, Principal};
+use ooloi_server::api::{Category, Method, ParamKind};
 use ooloi_server::error::Error;
+use ooloi_server::identity::{Caller, Principal};
 use ooloi_server::model::classify::EventKind;
 use ooloi_server::model::settings::PIECE_SETTINGS;
 use ooloi_server::model::{Change, ChangeOp, Coll, Vpd};
@@ -494,10 +495,7 @@ fn new_and_listed_pieces() {
 fn pieces_of_other_tenants_are_invisible() {
     let t = TestApi::new();
     let pid = fixture(&t);
-    let other = Principal {
-        tenant: "elsewhere".into(),
-        user: "someone".into(),
-    };
+    let other = Caller::of(Principal::new("elsewhere", "someone"));
     let listed = t.api.execute(&other, "list-pieces", &edn("[]")).unwrap();
     assert!(elements(&listed).is_empty());
     for (method, params) in [
@@ -662,7 +660,7 @@ fn an_imported_piece_takes_its_id_once_and_again_after_deletion() {
     let t = TestApi::new();
     let id = PieceId::mint();
     t.api
-        .import_piece(&t.principal, Piece::new(id, "Imported"))
+        .import_piece(&t.caller, Piece::new(id, "Imported"))
         .unwrap();
     let pid = id.to_string();
     assert_eq!(
@@ -671,7 +669,7 @@ fn an_imported_piece_takes_its_id_once_and_again_after_deletion() {
     );
     let e = t
         .api
-        .import_piece(&t.principal, Piece::new(id, "Twice"))
+        .import_piece(&t.caller, Piece::new(id, "Twice"))
         .expect_err("the id is taken");
     assert!(matches!(e, Error::ValidationFailed { .. }), "{e:?}");
     t.ok("set-title", &pid, r#"[[] $pid "Edited"]"#);
@@ -680,7 +678,7 @@ fn an_imported_piece_takes_its_id_once_and_again_after_deletion() {
     // The deletion was delivered (this thread delivered it), so the id is free again, and the
     // new piece's events start a fresh order: its first edit reaches the sink.
     t.api
-        .import_piece(&t.principal, Piece::new(id, "Again"))
+        .import_piece(&t.caller, Piece::new(id, "Again"))
         .unwrap();
     t.ok("set-title", &pid, r#"[[] $pid "Again, edited"]"#);
     let versions: Vec<u64> = t

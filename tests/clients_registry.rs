@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, Barrier};
 
-use ooloi_server::api::Principal;
 use ooloi_server::clients::{
-    ClientId, ClientRegistry, DisconnectOutcome, EventRouter, RegistryError, SubscribeError,
+    ClientRegistry, DisconnectOutcome, EventRouter, RegistryError, SubscribeError,
 };
+use ooloi_server::identity::{ClientId, Principal};
 use ooloi_server::model::PieceId;
 
 fn id(s: &str) -> ClientId {

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use ooloi_server::api::{EventSink, PieceCommit, Principal};
-use ooloi_server::clients::{Client, ClientId, ClientRegistry, EventRouter, event_types};
+use ooloi_server::api::{EventSink, PieceCommit};
+use ooloi_server::clients::{Client, ClientRegistry, EventRouter, event_types};
 use ooloi_server::events::{Delivery, Event};
+use ooloi_server::identity::{ClientId, Principal};
 use ooloi_server::model::classify::{EventKind, PieceEvent};
 use ooloi_server::model::{Change, PieceId};
 use ooloi_server::value::{Value, ValueLimits, wire};

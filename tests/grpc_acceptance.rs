@@ -25,8 +25,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ooloi_server::api::Principal;
-use ooloi_server::clients::{Client, ClientId};
+use ooloi_server::clients::Client;
+use ooloi_server::identity::{Caller, ClientId, Principal};
 use ooloi_server::proto::{OoloiRatio, OoloiRequest, OoloiValue, ooloi_value::ValueType};
 use ooloi_server::value::{Value, edn};
 use prost::Message;
@@ -378,11 +378,10 @@ async fn a_paused_subscriber_gets_the_newest_events_and_one_exact_drop_marker(t:
     // therefore missed exactly 1500 events, and the queue must hold the newest 1000 and have
     // dropped exactly 500. The events then travel over the transport under test.
     let api = server.server().api();
-    let principal = Principal::local();
+    let caller = Caller::new(Principal::local(), Some(ClientId::new("pat").unwrap()));
     for i in 1..=1500 {
         let params = edn::parse(&format!("[[] \"{pid}\" \"take {i}\"]")).unwrap();
-        api.execute_for(&principal, Some("pat"), "set-title", &params)
-            .unwrap();
+        api.execute(&caller, "set-title", &params).unwrap();
     }
     assert_eq!(entry.queue().len(), 1000, "bounded by the capacity");
     assert_eq!(entry.queue().dropped_total(), 500);

@@ -56,7 +56,7 @@ mod support;
 
 use std::sync::atomic::Ordering;
 
-use ooloi_server::clients::ClientId;
+use ooloi_server::identity::ClientId;
 use ooloi_server::proto::OoloiResponse;
 use ooloi_server::value::{Value, edn};
 use prost::Message;

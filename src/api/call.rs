@@ -8,8 +8,9 @@
 use std::sync::Arc;
 
 use super::order::Committed;
-use super::{Core, PieceCommit, PieceEntry, Principal};
+use super::{Core, PieceCommit, PieceEntry};
 use crate::error::Error;
+use crate::identity::{Caller, Principal};
 use crate::model::classify::{self, PieceEvent};
 use crate::model::{Change, Piece, PieceId};
 use crate::stm::{Ref, Tx};
@@ -25,10 +26,8 @@ struct Work {
 pub struct Call<'t, 's> {
     pub(crate) tx: &'t mut Tx<'s>,
     pub(crate) core: &'t Core,
-    /// Who is calling.
-    pub principal: &'t Principal,
-    /// The registered client the call came from, if any.
-    pub client: Option<&'t str>,
+    /// Who is calling (and from which client, if any).
+    pub caller: &'t Caller,
     work: Vec<Work>,
     deleted: Vec<(PieceId, u64)>,
     created: Vec<(PieceId, u64)>,
@@ -37,19 +36,18 @@ pub struct Call<'t, 's> {
 impl std::fmt::Debug for Call<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call")
-            .field("principal", &self.principal)
+            .field("caller", &self.caller)
             .field("editing", &self.work.len())
             .finish()
     }
 }
 
 impl<'t, 's> Call<'t, 's> {
-    pub(crate) fn new(tx: &'t mut Tx<'s>, core: &'t Core, principal: &'t Principal) -> Self {
+    pub(crate) fn new(tx: &'t mut Tx<'s>, core: &'t Core, caller: &'t Caller) -> Self {
         Call {
             tx,
             core,
-            principal,
-            client: None,
+            caller,
             work: Vec::new(),
             deleted: Vec::new(),
             created: Vec::new(),
@@ -65,11 +63,16 @@ impl<'t, 's> Call<'t, 's> {
     pub(crate) fn entry(&mut self, id: PieceId) -> Result<PieceEntry, Error> {
         let registry = self.tx.peek(&self.core.pieces)?;
         match registry.get(&id) {
-            Some(entry) if entry.tenant == self.principal.tenant => Ok(entry.clone()),
+            Some(entry) if entry.tenant == self.caller.principal.tenant => Ok(entry.clone()),
             _ => Err(Error::PieceNotFound {
                 piece_id: id.to_string(),
             }),
         }
+    }
+
+    /// The principal the call acts as.
+    pub fn principal(&self) -> &Principal {
+        &self.caller.principal
     }
 
     /// The piece as this call sees it (with the call's own edits so far).
@@ -144,7 +147,7 @@ impl<'t, 's> Call<'t, 's> {
         });
         let entry = PieceEntry {
             piece: r,
-            tenant: self.principal.tenant.clone(),
+            tenant: self.caller.principal.tenant.clone(),
         };
         self.tx.commute(&self.core.pieces, move |registry| {
             registry.update(id, entry.clone())

@@ -1,4 +1,4 @@
-//! The method API every transport calls: `Api::execute(principal, method, params)`.
+//! The method API every transport calls: `Api::execute(caller, method, params)`.
 //!
 //! A call resolves the method by name in the [`MethodRegistry`], checks its arguments against
 //! the method's parameter list, and runs its handler inside one STM transaction with a [`Call`]
@@ -19,37 +19,11 @@ pub use call::Call;
 pub use registry::{Args, Category, Handler, Method, MethodRegistry, Param, ParamKind};
 
 use crate::error::Error;
+use crate::identity::{Caller, TenantId};
 use crate::model::classify::PieceEvent;
 use crate::model::{Change, Piece, PieceId};
 use crate::stm::{Ref, Stm, StmConfig};
 use crate::value::Value;
-
-/// Who is calling: the tenant whose pieces they see, and the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// The tenant (institution).
-    pub tenant: Arc<str>,
-    /// The user within the tenant.
-    pub user: Arc<str>,
-}
-
-impl Principal {
-    /// A caller: `user` of `tenant`.
-    pub fn new(tenant: &str, user: &str) -> Self {
-        Principal {
-            tenant: Arc::from(tenant),
-            user: Arc::from(user),
-        }
-    }
-
-    /// The one implicit caller of a server without authentication.
-    pub fn local() -> Self {
-        Principal {
-            tenant: Arc::from("local"),
-            user: Arc::from("local"),
-        }
-    }
-}
 
 /// A piece in the registry.
 #[derive(Clone, Debug)]
@@ -57,7 +31,7 @@ pub struct PieceEntry {
     /// The piece's ref.
     pub piece: Ref<Piece>,
     /// The tenant that owns it.
-    pub tenant: Arc<str>,
+    pub tenant: TenantId,
 }
 
 /// What one committed transaction did to one piece.
@@ -136,8 +110,8 @@ impl Api {
     }
 
     /// Registers an existing piece (loaded from storage, or built by code) under its own id,
-    /// owned by the principal's tenant. Refuses an id that is already registered.
-    pub fn import_piece(&self, principal: &Principal, piece: Piece) -> Result<PieceId, Error> {
+    /// owned by the caller's tenant. Refuses an id that is already registered.
+    pub fn import_piece(&self, caller: &Caller, piece: Piece) -> Result<PieceId, Error> {
         crate::model::validate(&piece).map_err(|message| Error::ValidationFailed { message })?;
         let mut committed = None;
         let id = self.0.stm.atomically(|tx| {
@@ -153,7 +127,7 @@ impl Api {
                     message: format!("piece {} was deleted moments ago; try again", piece.id),
                 });
             }
-            let mut call = Call::new(tx, &self.0, principal);
+            let mut call = Call::new(tx, &self.0, caller);
             let id = call.create_piece(piece.clone())?;
             committed = Some(call.finish());
             Ok(id)
@@ -169,25 +143,10 @@ impl Api {
         }
     }
 
-    /// Calls `method` with `params` (a vector of positional arguments) as `principal`.
-    pub fn execute(
-        &self,
-        principal: &Principal,
-        method: &str,
-        params: &Value,
-    ) -> Result<Value, Error> {
-        self.execute_for(principal, None, method, params)
-    }
-
-    /// Like [`Api::execute`], on behalf of a registered client (the connection the call came
-    /// on), which methods such as `subscribe-to-piece-events` act for.
-    pub fn execute_for(
-        &self,
-        principal: &Principal,
-        client: Option<&str>,
-        method: &str,
-        params: &Value,
-    ) -> Result<Value, Error> {
+    /// Calls `method` with `params` (a vector of positional arguments) for `caller`: its
+    /// principal decides what it sees, and its client is the one methods such as
+    /// `subscribe-to-piece-events` act for.
+    pub fn execute(&self, caller: &Caller, method: &str, params: &Value) -> Result<Value, Error> {
         let m = self
             .0
             .methods
@@ -200,8 +159,7 @@ impl Api {
         // Only the last attempt's outcome counts: an attempt that retries sets it again.
         let mut committed = None;
         let result = self.0.stm.atomically(|tx| {
-            let mut call = Call::new(tx, &self.0, principal);
-            call.client = client;
+            let mut call = Call::new(tx, &self.0, caller);
             let result = (m.handler)(&mut call, &Args::new(&m.name, args))?;
             committed = Some(call.finish());
             Ok::<_, Error>(result)

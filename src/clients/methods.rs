@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{ClientId, ClientRegistry};
+use super::ClientRegistry;
 use crate::api::{Args, Call, Category, Method, MethodRegistry, ParamKind, registry::param};
 use crate::error::Error;
 use crate::value::Value;
@@ -16,17 +16,14 @@ fn calling_client(
     clients: &ClientRegistry,
     args: &Args<'_>,
 ) -> Result<Arc<super::Client>, Error> {
-    let not_allowed = || Error::NotAllowed {
-        message: format!(
-            "{} acts for a registered client: call it with x-ooloi-client-id",
-            args.method()
-        ),
-    };
-    let id = call.client.ok_or_else(not_allowed)?;
-    let id = ClientId::new(id).map_err(|_| not_allowed())?;
     clients
-        .get_owned(call.principal, &id)
-        .ok_or_else(not_allowed)
+        .client_of(call.caller)
+        .ok_or_else(|| Error::NotAllowed {
+            message: format!(
+                "{} acts for a registered client: call it with x-ooloi-client-id",
+                args.method()
+            ),
+        })
 }
 
 fn result(pid: &Value, subscribed: bool) -> Value {

@@ -26,10 +26,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 
-use super::ClientId;
 use super::totals::EventTotals;
-use crate::api::Principal;
 use crate::events::EventQueue;
+use crate::identity::ClientId;
+use crate::identity::{Caller, Principal, TenantId, UserId};
 use crate::model::PieceId;
 use crate::value::Instant;
 
@@ -157,8 +157,8 @@ struct Subscriptions {
 #[derive(Debug)]
 pub struct Client {
     id: ClientId,
-    tenant: Arc<str>,
-    user: Arc<str>,
+    tenant: TenantId,
+    user: UserId,
     display_name: Option<String>,
     generation: u64,
     connected_at: i64,
@@ -174,12 +174,12 @@ impl Client {
     }
 
     /// The tenant of the principal that registered it.
-    pub fn tenant(&self) -> &Arc<str> {
+    pub fn tenant(&self) -> &TenantId {
         &self.tenant
     }
 
     /// The user of the principal that registered it.
-    pub fn user(&self) -> &Arc<str> {
+    pub fn user(&self) -> &UserId {
         &self.user
     }
 
@@ -210,7 +210,7 @@ impl Client {
 
     /// True when `principal` is the one that registered this client.
     pub fn is_owned_by(&self, principal: &Principal) -> bool {
-        *self.tenant == *principal.tenant && *self.user == *principal.user
+        self.tenant == principal.tenant && self.user == principal.user
     }
 
     /// True when `piece` is among its subscriptions.
@@ -259,7 +259,7 @@ impl Client {
 /// One piece's subscribers: all of one tenant, keyed by registration generation.
 #[derive(Debug)]
 struct PieceSubscribers {
-    tenant: Arc<str>,
+    tenant: TenantId,
     clients: HashMap<u64, Arc<Client>>,
 }
 
@@ -293,7 +293,7 @@ type TenantClients = Arc<DashMap<ClientId, Arc<Client>>>;
 /// The connected clients and their piece subscriptions.
 #[derive(Debug, Default)]
 pub struct ClientRegistry {
-    tenants: DashMap<Arc<str>, TenantClients>,
+    tenants: DashMap<TenantId, TenantClients>,
     pieces: DashMap<PieceId, PieceSubscribers>,
     next_generation: AtomicU64,
     stats: Arc<RegistryStats>,
@@ -342,7 +342,7 @@ impl ClientRegistry {
             Some(m) => m,
             None => Arc::clone(
                 self.tenants
-                    .entry(Arc::clone(&principal.tenant))
+                    .entry(principal.tenant.clone())
                     .or_default()
                     .value(),
             ),
@@ -359,8 +359,8 @@ impl ClientRegistry {
             dashmap::Entry::Vacant(e) => {
                 let client = Arc::new(Client {
                     id: e.key().clone(),
-                    tenant: Arc::clone(&principal.tenant),
-                    user: Arc::clone(&principal.user),
+                    tenant: principal.tenant.clone(),
+                    user: principal.user.clone(),
                     display_name,
                     generation: self.next_generation.fetch_add(1, Ordering::Relaxed) + 1,
                     connected_at: Instant::now().epoch_micros(),
@@ -392,6 +392,13 @@ impl ClientRegistry {
     pub fn get_owned(&self, principal: &Principal, id: &ClientId) -> Option<Arc<Client>> {
         self.get(&principal.tenant, id)
             .filter(|c| c.is_owned_by(principal))
+    }
+
+    /// The registered client a caller calls from: the one its `client` names, if its principal
+    /// registered it (`None` when the caller names none, or one that is missing or another
+    /// user's).
+    pub fn client_of(&self, caller: &Caller) -> Option<Arc<Client>> {
+        self.get_owned(&caller.principal, caller.client.as_ref()?)
     }
 
     /// How many clients `tenant` has now.
@@ -522,10 +529,10 @@ impl ClientRegistry {
                 .pieces
                 .entry(piece)
                 .or_insert_with(|| PieceSubscribers {
-                    tenant: Arc::clone(&client.tenant),
+                    tenant: client.tenant.clone(),
                     clients: HashMap::new(),
                 });
-            if *entry.tenant != *client.tenant {
+            if entry.tenant != client.tenant {
                 return Err(SubscribeError::OtherTenant);
             }
             entry.clients.insert(client.generation, Arc::clone(client));

@@ -27,11 +27,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::ClientId;
 use super::registry::{Client, ClientRegistry, DisconnectOutcome, RegistryError};
 use super::totals::OfferTally;
-use crate::api::{EventSink, PieceCommit, Principal};
+use crate::api::{EventSink, PieceCommit};
 use crate::events::{Event, Offer};
+use crate::identity::ClientId;
+use crate::identity::Principal;
 use crate::model::classify::PieceEvent;
 use crate::value::{Instant, Value};
 

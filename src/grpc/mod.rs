@@ -8,6 +8,7 @@
 //! its queued events, and the call returns once in-flight calls have finished.
 
 mod call_frames;
+pub mod caller;
 pub mod codec;
 mod event_frame;
 pub mod limits;
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tonic::transport::server::Connected;
 
+use crate::identity::Principal;
 use crate::proto::ooloi_service_server::OoloiServiceServer;
 use crate::server::Server;
 use crate::telemetry::GrpcMetricsLayer;
@@ -104,6 +106,7 @@ where
         .apply(tonic::transport::Server::builder())
         .layer(GrpcMetricsLayer::new(server.grpc_stats().clone()))
         .layer(size_limit::SizeLimitStatusLayer)
+        .layer(caller::CallerLayer::unauthenticated(Principal::local()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -2,10 +2,11 @@
 //! request into domain values (enforcing the value limits), call the API or the client router,
 //! convert back, and map errors in one place (`status.rs`).
 //!
-//! Without authentication every caller is the `local` principal; `ExecuteMethod` and
-//! `Disconnect` then need the `x-ooloi-client-id` of a registered client (UNAUTHENTICATED
-//! otherwise). An event stream is a client's queue drained as it is polled; when the stream is
-//! dropped (the client went away), the client is removed, unless it re-registered meanwhile.
+//! Who is calling comes from the request's extensions, where the [`caller`](super::caller)
+//! layer put it. `ExecuteMethod` and `Disconnect` need the caller to name a client
+//! (`x-ooloi-client-id`) that its principal registered (UNAUTHENTICATED otherwise). An event
+//! stream is a client's queue drained as it is polled; when the stream is dropped (the client
+//! went away), the client is removed, unless it re-registered meanwhile.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,18 +16,16 @@ use tonic::{Request, Response, Status};
 
 use super::EventFrame;
 use super::call_frames::{RequestFrame, ResponseFrame};
+use super::caller::{CLIENT_ID_HEADER, take_caller};
 use super::streams::OpenStreams;
-use crate::api::Principal;
-use crate::clients::{Client, ClientId, DisconnectOutcome, EventRouter, RegistryError};
+use crate::clients::{Client, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
 use crate::events::{Delivery, Event};
+use crate::identity::{Caller, ClientId};
 use crate::proto::ooloi_service_server::OoloiService;
 use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
 use crate::value::{Value, ValueLimits, wire};
-
-/// The metadata header naming the calling client.
-pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
 
 /// The service: the server state, the limits applied to incoming values, and the event
 /// streams it has open.
@@ -57,25 +56,15 @@ impl OoloiGrpc {
         self.server.router()
     }
 
-    /// The registered client named by the request's `x-ooloi-client-id`.
-    fn calling_client<T>(
-        &self,
-        request: &Request<T>,
-        principal: &Principal,
-    ) -> Result<Arc<Client>, Error> {
+    /// The registered client the caller calls from.
+    fn calling_client(&self, caller: &Caller) -> Result<Arc<Client>, Error> {
         let unauthenticated = |message: String| Error::Unauthenticated { message };
-        let header = request
-            .metadata()
-            .get(CLIENT_ID_HEADER)
-            .ok_or_else(|| unauthenticated(format!("missing {CLIENT_ID_HEADER}")))?;
-        let id = header
-            .to_str()
-            .ok()
-            .and_then(|s| ClientId::new(s).ok())
-            .ok_or_else(|| unauthenticated(format!("invalid {CLIENT_ID_HEADER}")))?;
+        let Some(id) = &caller.client else {
+            return Err(unauthenticated(format!("missing {CLIENT_ID_HEADER}")));
+        };
         self.router()
             .registry()
-            .get_owned(principal, &id)
+            .client_of(caller)
             .ok_or_else(|| unauthenticated(format!("client {id} is not registered")))
     }
 }
@@ -117,20 +106,17 @@ fn claimed_identity(info: &Value) -> Result<(ClientId, Option<String>), Error> {
 impl OoloiService for OoloiGrpc {
     async fn execute_method(
         &self,
-        request: Request<RequestFrame>,
+        mut request: Request<RequestFrame>,
     ) -> Result<Response<ResponseFrame>, Status> {
-        let principal = Principal::local();
-        let client = self.calling_client(&request, &principal)?;
+        let caller = take_caller(&mut request)?;
+        let client = self.calling_client(&caller)?;
         let RequestFrame { method, params } = request.into_inner();
         let params = match params {
             None => Value::Nil,
             Some(bytes) => wire::decode(&bytes, &self.limits)
                 .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
         };
-        let outcome =
-            self.server
-                .api()
-                .execute_for(&principal, Some(client.id().as_str()), &method, &params);
+        let outcome = self.server.api().execute(&caller, &method, &params);
         client.stats().record_api_call(outcome.is_ok());
         let result = outcome?;
         Ok(Response::new(ResponseFrame {
@@ -144,9 +130,9 @@ impl OoloiService for OoloiGrpc {
 
     async fn register_client(
         &self,
-        request: Request<RegisterClientRequest>,
+        mut request: Request<RegisterClientRequest>,
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
-        let principal = Principal::local();
+        let caller = take_caller(&mut request)?;
         let info = value_from(
             request.into_inner().client_info,
             "client_info",
@@ -156,7 +142,7 @@ impl OoloiService for OoloiGrpc {
         let client = self
             .router()
             .register(
-                &principal,
+                &caller.principal,
                 id,
                 display_name,
                 self.server.config().events.queue_capacity,
@@ -174,23 +160,18 @@ impl OoloiService for OoloiGrpc {
 
     async fn disconnect(
         &self,
-        request: Request<DisconnectRequest>,
+        mut request: Request<DisconnectRequest>,
     ) -> Result<Response<DisconnectResponse>, Status> {
-        let principal = Principal::local();
-        let id = request
-            .metadata()
-            .get(CLIENT_ID_HEADER)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|s| ClientId::new(s).ok());
+        let caller = take_caller(&mut request)?;
         // No identity is UNAUTHENTICATED (DESIGN section 8); an id that is not (or no longer)
         // registered succeeds, so that Disconnect is idempotent.
-        let Some(id) = id else {
+        let Some(id) = &caller.client else {
             return Err(Error::Unauthenticated {
                 message: format!("Disconnect needs a valid {CLIENT_ID_HEADER}"),
             }
             .into());
         };
-        match self.router().disconnect(&principal, &id) {
+        match self.router().disconnect(&caller.principal, id) {
             DisconnectOutcome::Removed(_) | DisconnectOutcome::NotRegistered => {
                 Ok(Response::new(DisconnectResponse {
                     success: true,

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn transport_level_errors_get_their_code_and_reason() {
-        let invalid_id = crate::clients::ClientId::new("ab").unwrap_err();
+        let invalid_id = crate::identity::ClientId::new("ab").unwrap_err();
         let cases = [
             (
                 Error::MalformedRequest("invalid wire type".into()),
@@ -158,7 +158,7 @@ mod tests {
             assert_eq!(info.reason, reason);
         }
         let status = Status::from(Error::InvalidClientId(
-            crate::clients::ClientId::new("a b").unwrap_err(),
+            crate::identity::ClientId::new("a b").unwrap_err(),
         ));
         let violations = details(&status).bad_request().cloned().expect("BadRequest");
         assert_eq!(

@@ -70,8 +70,9 @@ impl OpenStreams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Principal;
-    use crate::clients::{ClientId, ClientRegistry};
+    use crate::clients::ClientRegistry;
+    use crate::identity::ClientId;
+    use crate::identity::Principal;
 
     fn client(registry: &ClientRegistry, id: &str) -> Arc<Client> {
         registry

@@ -18,7 +18,8 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::clients::{Client, ClientId, EventCategory};
+use crate::clients::{Client, EventCategory};
+use crate::identity::ClientId;
 use crate::server::Server;
 use crate::telemetry::labels::GrpcCode;
 use crate::telemetry::metrics::{QueueDepths, subscriptions_current, unix_seconds};
@@ -367,8 +368,8 @@ pub fn client_by_id(server: &Server, tenant: &str, id: &str, now: SystemTime) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Principal;
     use crate::config::Config;
+    use crate::identity::Principal;
 
     fn server() -> Server {
         Server::new(Config::load(None, &[], &[]).unwrap())

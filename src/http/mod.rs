@@ -11,7 +11,6 @@ mod health;
 mod negotiate;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +21,7 @@ use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
 
-use crate::api::Principal;
+use crate::identity::{Principal, TenantId};
 use crate::server::Server;
 use crate::telemetry::{exposition, metrics};
 
@@ -35,16 +34,16 @@ pub use negotiate::{Format, UnknownFormat, negotiate};
 #[derive(Clone, Debug)]
 struct Sidecar {
     server: Server,
-    tenant: Arc<str>,
+    tenant: TenantId,
 }
 
 /// The sidecar's routes over `server`, listing the clients of the `local` tenant.
 pub fn router(server: Server) -> Router {
-    router_for_tenant(server, &Principal::local().tenant)
+    router_for_tenant(server, Principal::local().tenant)
 }
 
 /// The sidecar's routes over `server`, listing the clients of `tenant`.
-pub fn router_for_tenant(server: Server, tenant: &str) -> Router {
+pub fn router_for_tenant(server: Server, tenant: TenantId) -> Router {
     Router::new()
         .route("/metrics", get(metrics_page))
         .route("/livez", get(livez))
@@ -53,10 +52,7 @@ pub fn router_for_tenant(server: Server, tenant: &str) -> Router {
         .route("/health/server", get(health::server))
         .route("/health/clients", get(health::clients))
         .route("/health/clients/{id}", get(health::client))
-        .with_state(Sidecar {
-            server,
-            tenant: Arc::from(tenant),
-        })
+        .with_state(Sidecar { server, tenant })
 }
 
 /// Serves the sidecar on `listener` until `shutdown` resolves, then stops accepting and
@@ -115,8 +111,8 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::clients::ClientId;
     use crate::config::Config;
+    use crate::identity::ClientId;
 
     fn server() -> Server {
         Server::new(Config::load(None, &[], &[]).unwrap())

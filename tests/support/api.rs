@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
-use ooloi_server::api::{Api, EventSink, PieceCommit, Principal};
+use ooloi_server::api::{Api, EventSink, PieceCommit};
 use ooloi_server::error::Error;
+use ooloi_server::identity::Caller;
 use ooloi_server::model::classify::EventKind;
 use ooloi_server::stm::StmConfig;
 use ooloi_server::value::{Value, edn};
@@ -39,12 +40,12 @@ pub fn edn(text: &str) -> Value {
     edn::parse(text).unwrap_or_else(|e| panic!("test EDN {text:?} does not parse: {e}"))
 }
 
-/// An API over a fresh STM, called as the local principal, with a recording sink.
+/// An API over a fresh STM, called by the local caller, with a recording sink.
 #[derive(Debug)]
 pub struct TestApi {
     pub api: Api,
     pub sink: Arc<Recorder>,
-    pub principal: Principal,
+    pub caller: Caller,
 }
 
 impl Default for TestApi {
@@ -59,13 +60,13 @@ impl TestApi {
         TestApi {
             api: Api::new(StmConfig::default(), sink.clone()),
             sink,
-            principal: Principal::local(),
+            caller: Caller::local(),
         }
     }
 
     /// Calls `method` with a params value.
     pub fn exec(&self, method: &str, params: &Value) -> Result<Value, Error> {
-        self.api.execute(&self.principal, method, params)
+        self.api.execute(&self.caller, method, params)
     }
 
     /// Calls `method` with params written as EDN, `$pid` standing for the quoted piece id.

@@ -58,7 +58,7 @@ fn register_lifecycle(r: &MethodRegistry) {
             let registry = call.tx.read(&call.core.pieces)?;
             let mut ids: Vec<PieceId> = registry
                 .iter()
-                .filter(|(_, e)| e.tenant == call.principal.tenant)
+                .filter(|(_, e)| e.tenant == call.principal().tenant)
                 .map(|(id, _)| *id)
                 .collect();
             ids.sort();

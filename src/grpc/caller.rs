@@ -1,0 +1,164 @@
+//! The layer that says who is calling: for every request it builds the [`Caller`] once, from
+//! the request's metadata, and puts it into the request's extensions, where the handlers take
+//! it (the shape of qdrant's auth layer). Handlers never read identity headers themselves, and
+//! the domain decides what the caller may do.
+//!
+//! With authentication off (`auth.mode = none`) the principal is the configured local one, and
+//! the client is the one `x-ooloi-client-id` names. A request whose identity is malformed (a
+//! client id that breaks the client-id rules, or two of them) is refused here with
+//! UNAUTHENTICATED, before any handler runs. Health checks and reflection need no identity and
+//! pass through untouched.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Request, Response};
+use tonic::Status;
+
+use crate::error::Error;
+use crate::identity::{Caller, ClientId, Principal};
+
+/// The metadata header naming the calling client.
+pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
+
+/// Paths that serve anyone: load balancers and tools call them without credentials.
+const OPEN_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// The caller of a request with these headers, made as `principal`.
+pub fn caller_of(headers: &HeaderMap, principal: &Principal) -> Result<Caller, Error> {
+    let unauthenticated = |message: String| Error::Unauthenticated { message };
+    let mut ids = headers.get_all(CLIENT_ID_HEADER).iter();
+    let client = match (ids.next(), ids.next()) {
+        (None, _) => None,
+        (Some(_), Some(_)) => {
+            return Err(unauthenticated(format!("more than one {CLIENT_ID_HEADER}")));
+        }
+        (Some(value), None) => {
+            let text = value
+                .to_str()
+                .map_err(|_| unauthenticated(format!("invalid {CLIENT_ID_HEADER}: not ASCII")))?;
+            let id = ClientId::new(text)
+                .map_err(|e| unauthenticated(format!("invalid {CLIENT_ID_HEADER}: {e}")))?;
+            Some(id)
+        }
+    };
+    Ok(Caller::new(principal.clone(), client))
+}
+
+/// Adds [`CallerService`] around the gRPC routes.
+#[derive(Clone, Debug)]
+pub struct CallerLayer {
+    principal: Principal,
+}
+
+impl CallerLayer {
+    /// Every request is made as `principal` (authentication off).
+    pub fn unauthenticated(principal: Principal) -> Self {
+        CallerLayer { principal }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for CallerLayer {
+    type Service = CallerService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CallerService {
+            inner,
+            principal: self.principal.clone(),
+        }
+    }
+}
+
+/// The service the layer makes: `inner`, with a [`Caller`] in every request it lets through.
+#[derive(Clone, Debug)]
+pub struct CallerService<S> {
+    inner: S,
+    principal: Principal,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, ReqBody> tower_service::Service<Request<ReqBody>> for CallerService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let path = request.uri().path();
+        if !OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
+            match caller_of(request.headers(), &self.principal) {
+                Ok(caller) => {
+                    request.extensions_mut().insert(caller);
+                }
+                Err(refused) => {
+                    let response = Status::from(refused).into_http();
+                    return Box::pin(std::future::ready(Ok(response)));
+                }
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// The caller the layer put into `request`'s extensions (taken out, so it is not cloned).
+pub fn take_caller<T>(request: &mut tonic::Request<T>) -> Result<Caller, Error> {
+    request
+        .extensions_mut()
+        .remove::<Caller>()
+        .ok_or_else(|| Error::Unauthenticated {
+            message: "no caller: the request did not pass the identity layer".to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(CLIENT_ID_HEADER, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_caller_is_the_principal_with_the_named_client() {
+        let p = Principal::local();
+        let c = caller_of(&headers(&[b"my-client"]), &p).unwrap();
+        assert_eq!(c.principal, p);
+        assert_eq!(c.client.unwrap().as_str(), "my-client");
+        assert_eq!(caller_of(&headers(&[]), &p).unwrap().client, None);
+    }
+
+    #[test]
+    fn malformed_identities_are_unauthenticated_without_echoing_them() {
+        let p = Principal::local();
+        let huge = vec![b'x'; 100_000];
+        for bad in [
+            headers(&[b"ab"]),
+            headers(&[b"no spaces"]),
+            headers(&[&huge]),
+            headers(&[b"\xff\xfeabc"]),
+            headers(&[b"first", b"second"]),
+        ] {
+            let e = caller_of(&bad, &p).unwrap_err();
+            assert_eq!(e.reason(), "UNAUTHENTICATED", "{e}");
+            assert!(e.to_string().len() < 300, "{e}");
+        }
+    }
+}
