@@ -1,19 +1,12 @@
-//! The generated wire protocol (`proto/ooloi.proto`, package `ooloi`): messages, the
-//! `OoloiService` client and server, and the encoded file descriptor set for server reflection.
+//! The generated wire protocol (`proto/ooloi.proto`, package `ooloi`): the messages, the
+//! `OoloiService` client, and the encoded file descriptor set that server reflection serves.
 //!
-//! Generated code is kept out of the domain: [`crate::value`] converts between these messages and
-//! [`crate::value::Value`], and decodes `OoloiValue` bytes directly where speed matters.
+//! Only messages and the client live here, so that [`crate::value`] can convert to and from the
+//! messages without depending on the transport. The server stub is generated separately, with
+//! three messages handled as bytes, and lives in the transport (`crate::grpc::stub`).
 #![allow(missing_docs, missing_debug_implementations, clippy::all)]
 
 tonic::include_proto!("ooloi");
-
-/// The `OoloiService` server. Generated in a second pass that sends events as
-/// [`crate::grpc::EventFrame`] (encoded once, shared by every recipient) instead of
-/// [`EventMessage`]; the wire format is the same.
-mod server {
-    include!(concat!(env!("OUT_DIR"), "/server/ooloi.rs"));
-}
-pub use server::ooloi_service_server;
 
 /// The encoded `FileDescriptorSet` of `proto/ooloi.proto`, served by gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ooloi_descriptor");

@@ -228,6 +228,59 @@ async fn reflection_describes_the_health_service() {
     server.stop().await;
 }
 
+/// Error details as tools see them: grpcurl resolves `google.rpc.ErrorInfo` (the type of every
+/// error's first detail) through reflection, under its canonical file path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_describes_the_error_details() {
+    use prost::Message;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let server = TestServer::tcp(&[]).await;
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
+    for (symbol, file_name) in [
+        ("google.rpc.ErrorInfo", "google/rpc/error_details.proto"),
+        ("google.rpc.BadRequest", "google/rpc/error_details.proto"),
+        ("google.rpc.Status", "google/rpc/status.proto"),
+    ] {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tx.send(ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+        })
+        .await
+        .unwrap();
+        drop(tx);
+        let response = reflection
+            .server_reflection_info(ReceiverStream(rx))
+            .await
+            .unwrap()
+            .into_inner()
+            .message()
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response
+        else {
+            panic!("{symbol}: not found by reflection")
+        };
+        let names: Vec<String> = files
+            .file_descriptor_proto
+            .iter()
+            .map(|bytes| {
+                prost_types::FileDescriptorProto::decode(bytes.as_slice())
+                    .unwrap()
+                    .name
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert!(names.contains(&file_name.to_string()), "{symbol}: {names:?}");
+    }
+    server.stop().await;
+}
+
 /// A request stream over a tokio channel.
 struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
 

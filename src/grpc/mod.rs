@@ -12,10 +12,12 @@ pub mod caller;
 pub mod codec;
 mod event_frame;
 pub mod limits;
+pub mod reflection;
 pub mod service;
 mod size_limit;
 pub mod status;
 pub mod streams;
+pub mod stub;
 
 use std::future::Future;
 
@@ -24,7 +26,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::Connected;
 
 use crate::identity::Principal;
-use crate::proto::ooloi_service_server::OoloiServiceServer;
+use stub::ooloi_service_server::OoloiServiceServer;
 use crate::server::Server;
 use crate::telemetry::GrpcMetricsLayer;
 use service::OoloiGrpc;
@@ -86,14 +88,8 @@ where
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
     let (health, health_service) = tonic_health::server::health_reporter();
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1 = reflection::v1()?;
+    let reflection_v1alpha = reflection::v1alpha()?;
     // Nothing to wait for yet (no store): ready as soon as the service is built.
     server.readiness().set(true);
     health.set_serving::<OoloiServiceServer<OoloiGrpc>>().await;

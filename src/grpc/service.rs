@@ -22,7 +22,7 @@ use crate::clients::{Client, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
 use crate::events::{Delivery, Event};
 use crate::identity::{Caller, ClientId};
-use crate::proto::ooloi_service_server::OoloiService;
+use super::stub::ooloi_service_server::OoloiService;
 use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
 use crate::value::{Value, ValueLimits, wire};
