@@ -12,6 +12,7 @@ use crate::api::Api;
 use crate::clients::{ClientRegistry, EventRouter};
 use crate::config::Config;
 use crate::telemetry::GrpcStats;
+use crate::telemetry::metrics::{Metrics, Sources};
 
 /// Whether the server should receive traffic: false until start-up has finished (later: the
 /// store migrated and answering) and again from the shutdown signal on. gRPC health and
@@ -42,6 +43,7 @@ struct Inner {
     api: Api,
     router: EventRouter,
     grpc_stats: Arc<GrpcStats>,
+    metrics: Metrics,
     readiness: Readiness,
     started_at: SystemTime,
 }
@@ -58,13 +60,20 @@ impl Server {
         let registry = Arc::new(ClientRegistry::new());
         let router = EventRouter::new(registry.clone());
         let api = Api::new(crate::stm::StmConfig::default(), Arc::new(router.clone()));
-        crate::clients::methods::register(api.methods(), registry);
+        crate::clients::methods::register(api.methods(), registry.clone());
+        let grpc_stats = Arc::new(GrpcStats::new());
+        let metrics = Metrics::new(Sources {
+            grpc: grpc_stats.clone(),
+            clients: registry,
+            api: api.clone(),
+        });
         Server {
             inner: Arc::new(Inner {
                 config,
                 api,
                 router,
-                grpc_stats: Arc::new(GrpcStats::new()),
+                grpc_stats,
+                metrics,
                 readiness: Readiness::new(),
                 started_at: SystemTime::now(),
             }),
@@ -94,6 +103,11 @@ impl Server {
     /// What the gRPC layer counted (calls by method and code, latencies, API statistics).
     pub fn grpc_stats(&self) -> &Arc<GrpcStats> {
         &self.inner.grpc_stats
+    }
+
+    /// The Prometheus registry and the process figures.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Readiness, shared by gRPC health and `/readyz`.

@@ -262,8 +262,7 @@ async fn reflection_describes_the_error_details() {
             .await
             .unwrap()
             .unwrap();
-        let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response
-        else {
+        let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
             panic!("{symbol}: not found by reflection")
         };
         let names: Vec<String> = files
@@ -276,7 +275,10 @@ async fn reflection_describes_the_error_details() {
                     .unwrap_or_default()
             })
             .collect();
-        assert!(names.contains(&file_name.to_string()), "{symbol}: {names:?}");
+        assert!(
+            names.contains(&file_name.to_string()),
+            "{symbol}: {names:?}"
+        );
     }
     server.stop().await;
 }

@@ -1,5 +1,7 @@
 //! The HTTP sidecar next to a real gRPC server, both on `127.0.0.1:0`: after a registration, a
-//! successful and a failing `ExecuteMethod`, `/metrics` counts the calls by method and code,
+//! successful and a failing `ExecuteMethod`, `/metrics` counts the calls in the standard
+//! go-grpc-prometheus series (by type, service, method and code), has the standard `process_*`
+//! series,
 //! the connected client and the events sent, and is well-formed Prometheus text; the health
 //! endpoints describe the registered clients (404 for an unknown one, `null` for a rate with
 //! no data); `/readyz` turns 503 once gRPC shutdown has begun while the sidecar still answers.
@@ -169,7 +171,8 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 /// Checks the exposition's structure: every family has one `# HELP` and one `# TYPE`, before
 /// its samples; every sample belongs to a declared family (histograms through their
-/// `_bucket`, `_sum` and `_count` series); names are `ooloi_server_*`; values are numbers.
+/// `_bucket`, `_sum` and `_count` series); names are `ooloi_server_*`, the standard
+/// `grpc_server_*` or `process_*`; values are numbers.
 fn assert_well_formed(metrics: &str) {
     let mut helped = HashSet::new();
     let mut typed = std::collections::HashMap::new();
@@ -191,7 +194,12 @@ fn assert_well_formed(metrics: &str) {
         } else {
             let name_end = line.find(['{', ' ']).expect("a sample line");
             let name = &line[..name_end];
-            assert!(name.starts_with("ooloi_server_"), "{line}");
+            assert!(
+                ["ooloi_server_", "grpc_server_", "process_"]
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix)),
+                "{line}"
+            );
             let family = ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|suffix| {
@@ -244,29 +252,55 @@ async fn the_sidecar_reports_what_the_grpc_server_did() {
     );
     let m = &metrics.body;
     assert_well_formed(m);
-    let execute = "method=\"/ooloi.OoloiService/ExecuteMethod\"";
-    assert_eq!(
+    // The go-grpc-prometheus series, under the labels stock dashboards query.
+    let execute =
+        "grpc_type=\"unary\",grpc_service=\"ooloi.OoloiService\",grpc_method=\"ExecuteMethod\"";
+    let handled = |labels: &str, code: &str| {
         sample(
             m,
-            &format!("ooloi_server_grpc_requests_total{{{execute},code=\"OK\"}}")
-        ),
+            &format!("grpc_server_handled_total{{{labels},grpc_code=\"{code}\"}}"),
+        )
+    };
+    assert_eq!(handled(execute, "OK"), Some(1.0), "{m}");
+    assert_eq!(handled(execute, "INVALID_ARGUMENT"), Some(1.0));
+    assert_eq!(
+        handled(execute, "NOT_FOUND"),
+        Some(0.0),
+        "known series start at 0"
+    );
+    assert_eq!(
+        sample(m, &format!("grpc_server_started_total{{{execute}}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(m, &format!("grpc_server_msg_received_total{{{execute}}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(m, &format!("grpc_server_msg_sent_total{{{execute}}}")),
         Some(1.0),
-        "{m}"
+        "a refusal sends no message"
     );
     assert_eq!(
         sample(
             m,
-            &format!("ooloi_server_grpc_requests_total{{{execute},code=\"INVALID_ARGUMENT\"}}")
+            &format!("grpc_server_handling_seconds_count{{{execute}}}")
         ),
-        Some(1.0)
+        Some(2.0)
     );
     assert_eq!(
         sample(
             m,
-            &format!("ooloi_server_grpc_request_duration_seconds_count{{{execute},code=\"OK\"}}")
+            &format!("grpc_server_handling_seconds_bucket{{{execute},le=\"+Inf\"}}")
         ),
-        Some(1.0)
+        Some(2.0)
     );
+    // The standard process series, from the prometheus crate's process collector.
+    assert!(sample(m, "process_resident_memory_bytes").unwrap() > 0.0);
+    assert!(sample(m, "process_cpu_seconds_total").is_some());
+    assert!(sample(m, "process_open_fds").unwrap() > 0.0);
+    assert!(sample(m, "process_start_time_seconds").unwrap() > 0.0);
+    // Domain series keep their names.
     assert_eq!(sample(m, "ooloi_server_clients_connected"), Some(2.0));
     assert!(sample(m, "ooloi_server_events_sent_total").unwrap() >= 2.0);
     assert!(sample(m, "ooloi_server_api_request_bytes_total").unwrap() > 0.0);
@@ -275,18 +309,27 @@ async fn the_sidecar_reports_what_the_grpc_server_did() {
         Some(1.0),
         "new-piece committed once"
     );
-    let register = "method=\"/ooloi.OoloiService/RegisterClient\"";
+    let register = "grpc_type=\"server_stream\",grpc_service=\"ooloi.OoloiService\",grpc_method=\"RegisterClient\"";
+    assert_eq!(
+        sample(m, &format!("grpc_server_started_total{{{register}}}")),
+        Some(2.0)
+    );
     assert!(
-        !m.contains(&format!("ooloi_server_grpc_requests_total{{{register}")),
-        "open streams are not finished calls yet"
+        sample(m, &format!("grpc_server_msg_sent_total{{{register}}}")).unwrap() >= 2.0,
+        "at least the two confirmations"
     );
     assert_eq!(
         sample(
             m,
-            &format!("ooloi_server_grpc_request_duration_seconds_count{{{register},code=\"OK\"}}")
+            &format!("grpc_server_handling_seconds_count{{{register}}}")
         ),
-        None,
-        "an open stream is timed when it ends, under the same final code as its count"
+        Some(0.0),
+        "open streams are not handled calls yet"
+    );
+    assert_eq!(handled(register, "OK"), Some(0.0));
+    assert!(
+        !m.contains("grpc_method=\"unknown\""),
+        "no unknown path was called"
     );
 
     let busy = get(http_addr, "/health/clients/sidecar-busy", &[]).await;

@@ -19,8 +19,8 @@ mod router;
 mod totals;
 
 pub use registry::{
-    Client, ClientRegistry, ClientStats, ClientStatsSnapshot, DisconnectOutcome, RegistryError,
-    RegistryStats, SubscribeError,
+    Client, ClientRegistry, ClientStats, ClientStatsSnapshot, DisconnectOutcome, QueueDepths,
+    RegistryError, RegistryStats, SubscribeError,
 };
 pub use router::{EventCategory, EventRouter, event_types};
 pub use totals::EventTotals;

@@ -288,6 +288,15 @@ pub struct RegistryStats {
     pub events: EventTotals,
 }
 
+/// What the event queues hold at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Events waiting, over every client.
+    pub total: u64,
+    /// Events waiting in the fullest client queue.
+    pub max: u64,
+}
+
 type TenantClients = Arc<DashMap<ClientId, Arc<Client>>>;
 
 /// The connected clients and their piece subscriptions.
@@ -424,6 +433,26 @@ impl ClientRegistry {
         maps.iter()
             .flat_map(|m| m.iter().map(|c| Arc::clone(c.value())).collect::<Vec<_>>())
             .collect()
+    }
+
+    /// What the event queues hold now, over every client.
+    pub fn queue_depths(&self) -> QueueDepths {
+        self.all_clients()
+            .iter()
+            .map(|c| c.queue().len() as u64)
+            .fold(QueueDepths::default(), |d, len| QueueDepths {
+                total: d.total + len,
+                max: d.max.max(len),
+            })
+    }
+
+    /// Subscriptions now: added minus removed (both counted under the same locks that change
+    /// the subscription sets, so the difference is never negative for long; it is clamped at
+    /// 0).
+    pub fn subscriptions_current(&self) -> u64 {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        load(&self.stats.subscription_adds_total)
+            .saturating_sub(load(&self.stats.subscription_removes_total))
     }
 
     /// Removes the principal's client `id`, exactly once: the call that removes it gets

@@ -26,10 +26,10 @@ use tokio::net::TcpListener;
 use tonic::transport::server::Connected;
 
 use crate::identity::Principal;
-use stub::ooloi_service_server::OoloiServiceServer;
 use crate::server::Server;
 use crate::telemetry::GrpcMetricsLayer;
 use service::OoloiGrpc;
+use stub::ooloi_service_server::OoloiServiceServer;
 
 pub use call_frames::{RequestFrame, ResponseFrame};
 pub use event_frame::EventFrame;

@@ -53,8 +53,7 @@ pub fn v1() -> Result<v1::ServerReflectionServer<impl v1::ServerReflection>, Err
 }
 
 /// The v1alpha reflection service.
-pub fn v1alpha() -> Result<v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>, Error>
-{
+pub fn v1alpha() -> Result<v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>, Error> {
     builder()?.build_v1alpha()
 }
 
@@ -72,7 +71,10 @@ mod tests {
             "google/protobuf/any.proto",
             "google/protobuf/duration.proto",
         ] {
-            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
         }
         let details = set
             .file

@@ -22,8 +22,7 @@ use crate::clients::{Client, EventCategory};
 use crate::identity::ClientId;
 use crate::server::Server;
 use crate::telemetry::labels::GrpcCode;
-use crate::telemetry::metrics::{QueueDepths, subscriptions_current, unix_seconds};
-use crate::telemetry::process::ProcessSample;
+use crate::telemetry::metrics::ProcessFigures;
 
 /// An object from `(name, value)` pairs.
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
@@ -57,6 +56,12 @@ fn load(a: &AtomicU64) -> u64 {
     a.load(Ordering::Relaxed)
 }
 
+/// Seconds since the Unix epoch of `time` (0 for a time before it).
+fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn whole_seconds(time: SystemTime) -> Value {
     Value::from(unix_seconds(time).floor() as u64)
 }
@@ -77,7 +82,7 @@ fn clients_connected_current(server: &Server) -> i64 {
     load(&s.clients_connected_total) as i64 - load(&s.clients_disconnected_total) as i64
 }
 
-fn server_section(server: &Server, now: SystemTime, process: ProcessSample) -> Value {
+fn server_section(server: &Server, now: SystemTime, process: ProcessFigures) -> Value {
     let uptime = now
         .duration_since(server.started_at())
         .map_or(0.0, |d| d.as_secs_f64());
@@ -104,19 +109,22 @@ pub fn health(server: &Server, now: SystemTime) -> Value {
     object([
         ("status", Value::from(status(server))),
         ("timestamp_unix_seconds", whole_seconds(now)),
-        ("server", server_section(server, now, ProcessSample::now())),
+        (
+            "server",
+            server_section(server, now, server.metrics().process()),
+        ),
     ])
 }
 
 /// `/health/server`: every server-wide counter, the gauges, and the computed values.
 pub fn server(server: &Server, now: SystemTime) -> Value {
-    let process = ProcessSample::now();
+    let process = server.metrics().process();
     let registry = server.registry();
     let rs = registry.stats();
     let events = &rs.events;
     let grpc = server.grpc_stats();
     let stm = server.api().stm().stats();
-    let depths = QueueDepths::of(server);
+    let depths = registry.queue_depths();
     let api_total = grpc.api_calls_total();
     let api_success = grpc.api_calls_success();
     let counters = object([
@@ -198,15 +206,15 @@ pub fn server(server: &Server, now: SystemTime) -> Value {
         ("bytes_events_total", events.bytes_sent().into()),
         (
             "client_errors_total",
-            grpc.calls_where(GrpcCode::is_client_error).into(),
+            grpc.handled_where(GrpcCode::is_client_error).into(),
         ),
         (
             "server_errors_total",
-            grpc.calls_where(GrpcCode::is_server_error).into(),
+            grpc.handled_where(GrpcCode::is_server_error).into(),
         ),
         (
             "timeout_errors_total",
-            grpc.calls_where(|c| c == GrpcCode::DEADLINE_EXCEEDED)
+            grpc.handled_where(|c| c == GrpcCode::DEADLINE_EXCEEDED)
                 .into(),
         ),
         (
@@ -237,7 +245,7 @@ pub fn server(server: &Server, now: SystemTime) -> Value {
         ("clients_connected", (registry.total() as u64).into()),
         (
             "subscriptions_current",
-            subscriptions_current(server).into(),
+            registry.subscriptions_current().into(),
         ),
         ("queue_size_total", depths.total.into()),
         ("queue_size_max", depths.max.into()),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::Sidecar;
 use super::documents;
 use super::negotiate::{Format, UnknownFormat, negotiate};
-use crate::telemetry::{exposition, metrics};
+use crate::telemetry::metrics;
 
 /// The `Content-Type` of the JSON answers.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
@@ -43,7 +43,7 @@ fn json(status: StatusCode, document: &Value) -> Response {
 }
 
 fn prometheus(status: StatusCode, text: String) -> Response {
-    respond(status, exposition::CONTENT_TYPE, text)
+    respond(status, metrics::CONTENT_TYPE, text)
 }
 
 /// A structured error answer.
@@ -73,7 +73,7 @@ pub async fn health(State(sidecar): State<Sidecar>, uri: Uri, headers: HeaderMap
     let status = healthy_status(&sidecar);
     match negotiate(uri.query(), &headers) {
         Err(e) => unknown_format(e),
-        Ok(Format::Prometheus) => prometheus(status, metrics::render_light(&sidecar.server)),
+        Ok(Format::Prometheus) => prometheus(status, sidecar.server.metrics().render_light()),
         Ok(Format::Json) => json(
             status,
             &documents::health(&sidecar.server, SystemTime::now()),
@@ -85,7 +85,7 @@ pub async fn health(State(sidecar): State<Sidecar>, uri: Uri, headers: HeaderMap
 pub async fn server(State(sidecar): State<Sidecar>, uri: Uri, headers: HeaderMap) -> Response {
     match negotiate(uri.query(), &headers) {
         Err(e) => unknown_format(e),
-        Ok(Format::Prometheus) => prometheus(StatusCode::OK, metrics::render(&sidecar.server)),
+        Ok(Format::Prometheus) => prometheus(StatusCode::OK, sidecar.server.metrics().render()),
         Ok(Format::Json) => json(
             StatusCode::OK,
             &documents::server(&sidecar.server, SystemTime::now()),

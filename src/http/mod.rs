@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::identity::{Principal, TenantId};
 use crate::server::Server;
-use crate::telemetry::{exposition, metrics};
+use crate::telemetry::metrics;
 
 pub use health::{JSON_CONTENT_TYPE, SCHEMA_HEADER, SCHEMA_VERSION};
 pub use negotiate::{Format, UnknownFormat, negotiate};
@@ -79,8 +79,8 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
 async fn metrics_page(State(sidecar): State<Sidecar>) -> Response {
     text(
         StatusCode::OK,
-        exposition::CONTENT_TYPE,
-        metrics::render(&sidecar.server),
+        metrics::CONTENT_TYPE,
+        sidecar.server.metrics().render(),
     )
 }
 
@@ -174,7 +174,7 @@ mod tests {
         ] {
             let (status, h, body) = get(&s, uri, headers).await;
             assert_ne!(status, StatusCode::BAD_REQUEST, "{uri}");
-            assert_eq!(h[CONTENT_TYPE], exposition::CONTENT_TYPE, "{uri}");
+            assert_eq!(h[CONTENT_TYPE], metrics::CONTENT_TYPE, "{uri}");
             assert_eq!(h["cache-control"], "no-store", "{uri}");
             assert!(
                 body.contains("# TYPE ooloi_server_clients_connected gauge"),
@@ -241,7 +241,7 @@ mod tests {
         let (status, h, body) = get(&s, "/metrics", &[]).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(h[CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
-        assert!(body.contains("# HELP ooloi_server_grpc_requests_total "));
+        assert!(body.contains("# TYPE grpc_server_handled_total counter\n"));
         assert!(body.contains("ooloi_server_stm_retries_total{cause=\"conflict\"} 0\n"));
     }
 }

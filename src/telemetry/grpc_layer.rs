@@ -1,13 +1,12 @@
-//! The tower layer in front of every gRPC service: it names each call by its method (a fixed
-//! set, [`GrpcMethod`]), takes its status code from the `grpc-status` response header (a
-//! trailers-only error) or from the trailers at the end of the body, and records it in
-//! [`GrpcStats`] with its latency, plus the `ExecuteMethod` body bytes. A unary call's latency
-//! runs to the end of its response. A stream (`RegisterClient`, health `Watch`, reflection) is
-//! counted when it ends, under its final code in both the counter and the histogram, but its
-//! latency is the time to the response headers, because a stream lives as long as its client
-//! wants and would otherwise swamp the histogram. A
-//! response body dropped before its trailers (the client went away) counts as `CANCELLED`.
-//! Each finished call is logged at debug level.
+//! The tower layer in front of every gRPC service, measuring calls the way go-grpc-prometheus
+//! does: a call is counted as started when it arrives; its request and response messages are
+//! counted as their 5-byte gRPC prefixes pass in the body; it is counted as handled, with its
+//! status code and its handling time, when it ends. The method is one of a fixed set
+//! ([`GrpcMethod`]); the code comes from the `grpc-status` response header (a trailers-only
+//! error) or from the trailers at the end of the body. A stream's handling time is its whole
+//! life. A response body dropped before its trailers (the client went away) counts as
+//! `CANCELLED`. `ExecuteMethod` body bytes go to the API statistics. Each finished call is
+//! logged at debug level.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use bytes::Buf;
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -55,10 +54,49 @@ pub struct GrpcMetrics<S> {
     stats: Arc<GrpcStats>,
 }
 
+/// Counts the gRPC messages in a body as its bytes pass: each message is a 5-byte prefix (a
+/// compression flag and a big-endian length) and then that many bytes. A message counts when
+/// its prefix is complete, wherever the body's chunks split it.
+#[derive(Debug, Default)]
+struct MessageCounter {
+    /// Bytes of the current prefix seen so far (0 to 4).
+    prefix_len: usize,
+    prefix: [u8; 5],
+    /// Payload bytes of the current message still to come.
+    payload_left: u64,
+}
+
+impl MessageCounter {
+    /// Reads `bytes`; returns how many messages started in them.
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut started = 0;
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let skip = bytes
+                    .len()
+                    .min(usize::try_from(self.payload_left).unwrap_or(usize::MAX));
+                self.payload_left -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            self.prefix[self.prefix_len] = bytes[0];
+            self.prefix_len += 1;
+            bytes = &bytes[1..];
+            if self.prefix_len == self.prefix.len() {
+                let [_, a, b, c, d] = self.prefix;
+                self.payload_left = u64::from(u32::from_be_bytes([a, b, c, d]));
+                self.prefix_len = 0;
+                started += 1;
+            }
+        }
+        started
+    }
+}
+
 impl<S, ResBody> Service<http::Request<tonic::body::Body>> for GrpcMetrics<S>
 where
     S: Service<http::Request<tonic::body::Body>, Response = http::Response<ResBody>>,
-    ResBody: Body,
+    ResBody: Body<Data = Bytes>,
 {
     type Response = http::Response<MeteredBody<ResBody>>;
     type Error = S::Error;
@@ -70,24 +108,22 @@ where
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let method = GrpcMethod::of_path(request.uri().path());
-        let request = if method == GrpcMethod::ExecuteMethod {
-            let stats = Arc::clone(&self.stats);
-            request.map(|body| {
-                tonic::body::Body::new(CountingBody {
-                    inner: body,
-                    count: move |n| stats.add_api_request_bytes(n),
-                })
+        self.stats.record_started(method);
+        let stats = Arc::clone(&self.stats);
+        let request = request.map(|inner| {
+            tonic::body::Body::new(RequestBody {
+                inner,
+                stats,
+                method,
+                messages: MessageCounter::default(),
             })
-        } else {
-            request
-        };
+        });
         MeteredFuture {
             inner: self.inner.call(request),
             call: Some(Call {
                 stats: Arc::clone(&self.stats),
                 method,
                 start: Instant::now(),
-                headers_after: None,
             }),
         }
     }
@@ -99,33 +135,24 @@ struct Call {
     stats: Arc<GrpcStats>,
     method: GrpcMethod,
     start: Instant,
-    /// When the response headers arrived (a stream's latency).
-    headers_after: Option<std::time::Duration>,
 }
 
 impl Call {
     fn finish(self, code: GrpcCode) {
         let elapsed = self.start.elapsed();
         self.stats.record_completed(self.method, code, elapsed);
-        if self.method.is_streaming() {
-            let latency = self.headers_after.unwrap_or(elapsed);
-            self.stats.observe_latency(self.method, code, latency);
-        }
         tracing::debug!(
-            method = self.method.label(),
-            code = code.name(),
+            grpc_service = self.method.service(),
+            grpc_method = self.method.name(),
+            grpc_code = code.name(),
             duration_seconds = elapsed.as_secs_f64(),
             "grpc call finished"
         );
     }
 
-    /// The response headers arrived: a stream's latency ends here (recorded with its final
-    /// code when it ends), and a registration refused with a trailers-only error is counted.
-    fn headers(&mut self, code: Option<GrpcCode>) {
-        if !self.method.is_streaming() {
-            return;
-        }
-        self.headers_after = Some(self.start.elapsed());
+    /// The response headers arrived: a registration refused with a trailers-only error is
+    /// counted.
+    fn headers(&self, code: Option<GrpcCode>) {
         if self.method == GrpcMethod::RegisterClient && code.is_some_and(|c| c != GrpcCode::OK) {
             self.stats.record_registration_rejected();
         }
@@ -146,14 +173,14 @@ pin_project! {
 impl<F, ResBody, E> Future for MeteredFuture<F>
 where
     F: Future<Output = Result<http::Response<ResBody>, E>>,
-    ResBody: Body,
+    ResBody: Body<Data = Bytes>,
 {
     type Output = Result<http::Response<MeteredBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        let Some(mut call) = this.call.take() else {
+        let Some(call) = this.call.take() else {
             // Polled after completion: the inner future decides what that means.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::finished)));
         };
@@ -161,7 +188,7 @@ where
             Ok(response) => {
                 let code = GrpcCode::from_headers(response.headers());
                 call.headers(code);
-                let count_bytes = call.method == GrpcMethod::ExecuteMethod;
+                let method = call.method;
                 let call = match code {
                     // Trailers-only: the headers are the whole response.
                     Some(code) => {
@@ -173,7 +200,8 @@ where
                 Ok(response.map(|inner| MeteredBody {
                     inner,
                     call,
-                    count_bytes,
+                    method,
+                    messages: MessageCounter::default(),
                 }))
             }
             Err(e) => {
@@ -185,14 +213,15 @@ where
 }
 
 pin_project! {
-    /// A response body that records its call when the trailers pass (or the body ends or is
-    /// dropped first), counting `ExecuteMethod` response bytes on the way.
+    /// A response body that counts the messages it carries and records its call when the
+    /// trailers pass (or the body ends or is dropped first).
     #[derive(Debug)]
     pub struct MeteredBody<B> {
         #[pin]
         inner: B,
         call: Option<Call>,
-        count_bytes: bool,
+        method: GrpcMethod,
+        messages: MessageCounter,
     }
 
     impl<B> PinnedDrop for MeteredBody<B> {
@@ -210,12 +239,13 @@ impl<B> MeteredBody<B> {
         MeteredBody {
             inner,
             call: None,
-            count_bytes: false,
+            method: GrpcMethod::Unknown,
+            messages: MessageCounter::default(),
         }
     }
 }
 
-impl<B: Body> Body for MeteredBody<B> {
+impl<B: Body<Data = Bytes>> Body for MeteredBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -227,10 +257,14 @@ impl<B: Body> Body for MeteredBody<B> {
         let frame = ready!(this.inner.poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
-                if let (true, Some(call), Some(data)) =
-                    (*this.count_bytes, &this.call, frame.data_ref())
-                {
-                    call.stats.add_api_response_bytes(data.remaining() as u64);
+                if let (Some(call), Some(data)) = (&this.call, frame.data_ref()) {
+                    let sent = this.messages.feed(data);
+                    if sent > 0 {
+                        call.stats.record_sent(*this.method, sent);
+                    }
+                    if *this.method == GrpcMethod::ExecuteMethod {
+                        call.stats.add_api_response_bytes(data.len() as u64);
+                    }
                 }
                 if let Some(trailers) = frame.trailers_ref()
                     && let Some(call) = this.call.take()
@@ -263,15 +297,17 @@ impl<B: Body> Body for MeteredBody<B> {
 }
 
 pin_project! {
-    /// A request body that reports the length of each data frame to `count`.
-    struct CountingBody<B, C> {
+    /// A request body that counts the messages it carries, and `ExecuteMethod`'s bytes.
+    struct RequestBody<B> {
         #[pin]
         inner: B,
-        count: C,
+        stats: Arc<GrpcStats>,
+        method: GrpcMethod,
+        messages: MessageCounter,
     }
 }
 
-impl<B: Body, C: Fn(u64)> Body for CountingBody<B, C> {
+impl<B: Body<Data = Bytes>> Body for RequestBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -284,7 +320,13 @@ impl<B: Body, C: Fn(u64)> Body for CountingBody<B, C> {
         if let Some(Ok(frame)) = &frame
             && let Some(data) = frame.data_ref()
         {
-            (this.count)(data.remaining() as u64);
+            let received = this.messages.feed(data);
+            if received > 0 {
+                this.stats.record_received(*this.method, received);
+            }
+            if *this.method == GrpcMethod::ExecuteMethod {
+                this.stats.add_api_request_bytes(data.len() as u64);
+            }
         }
         Poll::Ready(frame)
     }
@@ -344,6 +386,35 @@ mod tests {
             .unwrap()
     }
 
+    /// `payloads` as gRPC messages (uncompressed), back to back.
+    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in payloads {
+            out.push(0);
+            out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    #[test]
+    fn messages_are_counted_wherever_the_chunks_split_them() {
+        let bytes = framed(&[b"", b"hello", &[7; 300], b"x"]);
+        for chunk in [1, 2, 3, 5, 6, 7, 64, bytes.len()] {
+            let mut counter = MessageCounter::default();
+            let counted: u64 = bytes.chunks(chunk).map(|c| counter.feed(c)).sum();
+            assert_eq!(counted, 4, "chunks of {chunk}");
+        }
+        let mut counter = MessageCounter::default();
+        assert_eq!(
+            counter.feed(&[0, 0, 0]),
+            0,
+            "half a prefix is no message yet"
+        );
+        assert_eq!(counter.feed(&[0, 2, b'a']), 1);
+        assert_eq!(counter.feed(b"b"), 0, "the end of its payload");
+    }
+
     #[tokio::test]
     async fn a_trailers_only_error_is_counted_from_the_headers() {
         let stats = Arc::new(GrpcStats::new());
@@ -352,13 +423,14 @@ mod tests {
             .call(request("/ooloi.OoloiService/ExecuteMethod"))
             .await
             .unwrap();
+        assert_eq!(stats.started(GrpcMethod::ExecuteMethod), 1);
         assert_eq!(
-            stats.calls(GrpcMethod::ExecuteMethod, GrpcCode::UNAUTHENTICATED),
+            stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::UNAUTHENTICATED),
             1,
             "counted before the body is read"
         );
         drop(response);
-        assert_eq!(stats.calls_where(|_| true), 1, "and only once");
+        assert_eq!(stats.handled_where(|_| true), 1, "and only once");
         assert_eq!(stats.auth_failures(), 1);
     }
 
@@ -371,8 +443,9 @@ mod tests {
             .call(request("/ooloi.OoloiService/RegisterClient"))
             .await
             .unwrap();
+        assert_eq!(stats.started(GrpcMethod::Unknown), 1);
         assert_eq!(
-            stats.calls(GrpcMethod::Unknown, GrpcCode::from_number(6)),
+            stats.handled(GrpcMethod::Unknown, GrpcCode::from_number(6)),
             1
         );
         assert_eq!(stats.registrations_rejected(), 1);
@@ -387,39 +460,73 @@ mod tests {
             .call(request("/ooloi.OoloiService/ExecuteMethod"))
             .await
             .unwrap();
-        assert_eq!(stats.calls_where(|_| true), 0, "not finished yet");
+        assert_eq!(stats.handled_where(|_| true), 0, "not finished yet");
         drop(response);
         assert_eq!(
-            stats.calls(GrpcMethod::ExecuteMethod, GrpcCode::CANCELLED),
+            stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::CANCELLED),
             1
         );
     }
 
     #[tokio::test]
-    async fn a_stream_is_counted_and_timed_under_the_same_final_code() {
+    async fn a_stream_is_timed_over_its_life_and_its_messages_counted() {
         let stats = Arc::new(GrpcStats::new());
-        let mut service =
-            GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| body_without_trailers(b"events")));
+        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Fixed(|| {
+            let events = framed(&[b"event one", b"event two", b"three"]);
+            http::Response::new(http_body_util::Full::new(bytes::Bytes::from(events)))
+        }));
         let response = service
             .call(request("/ooloi.OoloiService/RegisterClient"))
             .await
             .unwrap();
-        let observed = |code| {
+        let observed = || {
             *stats
-                .latency(GrpcMethod::RegisterClient, code)
+                .handling(GrpcMethod::RegisterClient)
                 .cumulative()
                 .last()
                 .unwrap()
         };
-        assert_eq!(observed(GrpcCode::OK), 0, "nothing recorded while it lives");
-        drop(response);
+        assert_eq!(observed(), 0, "nothing timed while it lives");
+        let mut body = response.into_body();
+        body.frame().await.unwrap().unwrap();
+        assert_eq!(stats.msg_sent(GrpcMethod::RegisterClient), 3);
+        drop(body);
         assert_eq!(
-            stats.calls(GrpcMethod::RegisterClient, GrpcCode::CANCELLED),
+            stats.handled(GrpcMethod::RegisterClient, GrpcCode::CANCELLED),
             1
         );
-        assert_eq!(observed(GrpcCode::CANCELLED), 1);
-        assert_eq!(observed(GrpcCode::OK), 0);
+        assert_eq!(observed(), 1);
         assert_eq!(stats.registrations_rejected(), 0, "it was accepted");
+    }
+
+    #[tokio::test]
+    async fn request_messages_and_bytes_are_counted_as_the_handler_reads_them() {
+        let stats = Arc::new(GrpcStats::new());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reader = {
+            let seen = seen.clone();
+            tower::service_fn(move |request: http::Request<tonic::body::Body>| {
+                let seen = seen.clone();
+                async move {
+                    let body = request.into_body().collect().await.unwrap().to_bytes();
+                    seen.lock().unwrap().push(body.len());
+                    Ok::<_, Infallible>(trailers_only("0"))
+                }
+            })
+        };
+        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(reader);
+        let bytes = framed(&[b"first", b"second"]);
+        let request = http::Request::builder()
+            .uri("/ooloi.OoloiService/ExecuteMethod")
+            .body(tonic::body::Body::new(http_body_util::Full::new(
+                bytes::Bytes::from(bytes.clone()),
+            )))
+            .unwrap();
+        service.call(request).await.unwrap();
+        assert_eq!(seen.lock().unwrap()[..], [bytes.len()]);
+        assert_eq!(stats.msg_received(GrpcMethod::ExecuteMethod), 2);
+        assert_eq!(stats.api_request_bytes(), bytes.len() as u64);
+        assert_eq!(stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::OK), 1);
     }
 
     #[tokio::test]
@@ -433,7 +540,10 @@ mod tests {
             .unwrap();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"12345");
-        assert_eq!(stats.calls(GrpcMethod::ExecuteMethod, GrpcCode::UNKNOWN), 1);
+        assert_eq!(
+            stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::UNKNOWN),
+            1
+        );
         assert_eq!(stats.api_response_bytes(), 5);
     }
 }

@@ -1,8 +1,10 @@
-//! What the gRPC layer counts: completed calls and their latency by method and code, and the
+//! What the gRPC layer counts, in the go-grpc-prometheus model: calls started, calls handled
+//! by status code, handling time, and messages received and sent, each per method; plus the
 //! server-wide API statistics of reference section 5.6 that only the transport can see (every
 //! `ExecuteMethod` with its outcome, duration and bytes, refused registrations, authentication
 //! failures). Fixed arrays of relaxed atomics indexed by the bounded labels, so recording is a
-//! few atomic adds and never allocates or locks.
+//! few atomic adds and never allocates or locks; the metrics collector reads them at scrape
+//! time.
 
 use std::array;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,13 +69,21 @@ fn saturating_nanos(d: Duration) -> u64 {
 }
 
 type PerCode<T> = [T; GrpcCode::COUNT];
+type PerMethod<T> = [T; GrpcMethod::ALL.len()];
 
-/// The gRPC and API counters. Shared by the layer (which records) and the sidecar (which
-/// reads) through the [`Server`](crate::server::Server).
+fn counters<const N: usize>() -> [AtomicU64; N] {
+    array::from_fn(|_| AtomicU64::new(0))
+}
+
+/// The gRPC and API counters. Shared by the layer (which records), the metrics collector and
+/// the health documents (which read).
 #[derive(Debug)]
 pub struct GrpcStats {
-    calls: [PerCode<AtomicU64>; GrpcMethod::ALL.len()],
-    latency: [PerCode<Histogram>; GrpcMethod::ALL.len()],
+    started: PerMethod<AtomicU64>,
+    handled: PerMethod<PerCode<AtomicU64>>,
+    handling: PerMethod<Histogram>,
+    msg_received: PerMethod<AtomicU64>,
+    msg_sent: PerMethod<AtomicU64>,
     api_calls_total: AtomicU64,
     api_calls_success: AtomicU64,
     api_success_nanos_total: AtomicU64,
@@ -86,8 +96,11 @@ pub struct GrpcStats {
 impl Default for GrpcStats {
     fn default() -> Self {
         GrpcStats {
-            calls: array::from_fn(|_| array::from_fn(|_| AtomicU64::new(0))),
-            latency: array::from_fn(|_| array::from_fn(|_| Histogram::default())),
+            started: counters(),
+            handled: array::from_fn(|_| counters()),
+            handling: array::from_fn(|_| Histogram::default()),
+            msg_received: counters(),
+            msg_sent: counters(),
             api_calls_total: AtomicU64::new(0),
             api_calls_success: AtomicU64::new(0),
             api_success_nanos_total: AtomicU64::new(0),
@@ -105,14 +118,27 @@ impl GrpcStats {
         Self::default()
     }
 
-    /// Records a finished call: counts it, and what it means for the API statistics. A unary
-    /// call's latency goes into the histogram here; a stream's was observed at its headers
-    /// ([`GrpcStats::observe_latency`]), since its lifetime is the client's, not the server's.
+    /// A call of `method` arrived.
+    pub fn record_started(&self, method: GrpcMethod) {
+        self.started[method.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `count` request messages of `method` arrived.
+    pub fn record_received(&self, method: GrpcMethod, count: u64) {
+        self.msg_received[method.index()].fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// `count` response messages of `method` were sent.
+    pub fn record_sent(&self, method: GrpcMethod, count: u64) {
+        self.msg_sent[method.index()].fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Records a finished call: counts it under its code, observes its handling time (for a
+    /// stream, its whole life, as go-grpc-prometheus does), and what it means for the API
+    /// statistics.
     pub fn record_completed(&self, method: GrpcMethod, code: GrpcCode, elapsed: Duration) {
-        self.calls[method.index()][code.index()].fetch_add(1, Ordering::Relaxed);
-        if !method.is_streaming() {
-            self.observe_latency(method, code, elapsed);
-        }
+        self.handled[method.index()][code.index()].fetch_add(1, Ordering::Relaxed);
+        self.handling[method.index()].observe(elapsed);
         if method == GrpcMethod::ExecuteMethod {
             self.api_calls_total.fetch_add(1, Ordering::Relaxed);
             if code == GrpcCode::OK {
@@ -128,11 +154,6 @@ impl GrpcStats {
         {
             self.auth_failures.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    /// Adds one latency observation.
-    pub fn observe_latency(&self, method: GrpcMethod, code: GrpcCode, elapsed: Duration) {
-        self.latency[method.index()][code.index()].observe(elapsed);
     }
 
     /// Records a registration refused before its stream opened (invalid or duplicate id,
@@ -151,24 +172,39 @@ impl GrpcStats {
         self.api_response_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Calls of `method` started.
+    pub fn started(&self, method: GrpcMethod) -> u64 {
+        self.started[method.index()].load(Ordering::Relaxed)
+    }
+
     /// Finished calls of `method` with `code`.
-    pub fn calls(&self, method: GrpcMethod, code: GrpcCode) -> u64 {
-        self.calls[method.index()][code.index()].load(Ordering::Relaxed)
+    pub fn handled(&self, method: GrpcMethod, code: GrpcCode) -> u64 {
+        self.handled[method.index()][code.index()].load(Ordering::Relaxed)
     }
 
     /// Finished calls of any method whose code satisfies `pick`.
-    pub fn calls_where(&self, pick: impl Fn(GrpcCode) -> bool) -> u64 {
+    pub fn handled_where(&self, pick: impl Fn(GrpcCode) -> bool) -> u64 {
         GrpcMethod::ALL
             .into_iter()
             .flat_map(|m| GrpcCode::all().map(move |c| (m, c)))
             .filter(|(_, c)| pick(*c))
-            .map(|(m, c)| self.calls(m, c))
+            .map(|(m, c)| self.handled(m, c))
             .sum()
     }
 
-    /// The latency histogram of `method` with `code`.
-    pub fn latency(&self, method: GrpcMethod, code: GrpcCode) -> &Histogram {
-        &self.latency[method.index()][code.index()]
+    /// The handling-time histogram of `method`.
+    pub fn handling(&self, method: GrpcMethod) -> &Histogram {
+        &self.handling[method.index()]
+    }
+
+    /// Request messages of `method` received.
+    pub fn msg_received(&self, method: GrpcMethod) -> u64 {
+        self.msg_received[method.index()].load(Ordering::Relaxed)
+    }
+
+    /// Response messages of `method` sent.
+    pub fn msg_sent(&self, method: GrpcMethod) -> u64 {
+        self.msg_sent[method.index()].load(Ordering::Relaxed)
     }
 
     /// Finished `ExecuteMethod` calls.
@@ -237,20 +273,31 @@ mod tests {
         assert_eq!(s.api_calls_success(), 1);
         assert_eq!(s.api_success_nanos_total(), 2_000_000);
         assert_eq!(s.auth_failures(), 1, "only ExecuteMethod and Disconnect");
-        assert_eq!(s.calls(GrpcMethod::ExecuteMethod, GrpcCode::OK), 1);
-        assert_eq!(s.calls_where(GrpcCode::is_client_error), 3);
+        assert_eq!(s.handled(GrpcMethod::ExecuteMethod, GrpcCode::OK), 1);
+        assert_eq!(s.handled_where(GrpcCode::is_client_error), 3);
+        let h = s.handling(GrpcMethod::ExecuteMethod).cumulative();
+        assert_eq!(h[LATENCY_BUCKETS.len()], 3, "every finished call is timed");
     }
 
     #[test]
-    fn a_finished_stream_is_counted_but_its_lifetime_is_not_a_latency() {
+    fn a_finished_stream_is_timed_over_its_whole_life() {
         let s = GrpcStats::new();
+        s.record_started(GrpcMethod::RegisterClient);
+        s.record_sent(GrpcMethod::RegisterClient, 5);
         s.record_completed(
             GrpcMethod::RegisterClient,
             GrpcCode::CANCELLED,
             Duration::from_secs(3600),
         );
-        assert_eq!(s.calls(GrpcMethod::RegisterClient, GrpcCode::CANCELLED), 1);
-        let h = s.latency(GrpcMethod::RegisterClient, GrpcCode::CANCELLED);
-        assert_eq!(h.cumulative()[LATENCY_BUCKETS.len()], 0);
+        assert_eq!(s.started(GrpcMethod::RegisterClient), 1);
+        assert_eq!(s.msg_sent(GrpcMethod::RegisterClient), 5);
+        assert_eq!(
+            s.handled(GrpcMethod::RegisterClient, GrpcCode::CANCELLED),
+            1
+        );
+        let h = s.handling(GrpcMethod::RegisterClient).cumulative();
+        assert_eq!(h[LATENCY_BUCKETS.len() - 1], 0, "past the 10 s bucket");
+        assert_eq!(h[LATENCY_BUCKETS.len()], 1);
+        assert_eq!(s.api_calls_total(), 0);
     }
 }

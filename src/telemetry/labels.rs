@@ -1,7 +1,8 @@
-//! The bounded label values of the gRPC metrics: the method (one of the server's own method
-//! paths, anything else `unknown`) and the status code (the 17 gRPC code names). A client can
-//! send any path and any number of them, so a label must never be taken from the request as
-//! is: that is what keeps the number of series fixed (8 methods x 17 codes at most).
+//! The bounded label values of the gRPC metrics: the method (one of the server's own methods,
+//! named by service, method and call type as go-grpc-prometheus names them; any other path is
+//! `unknown`) and the status code (the 17 gRPC code names). A client can send any path and any
+//! number of them, so a label must never be taken from the request as is: that is what keeps
+//! the number of series fixed (8 methods x 17 codes at most).
 
 use http::HeaderMap;
 
@@ -26,6 +27,28 @@ pub enum GrpcMethod {
     Unknown,
 }
 
+/// How requests and responses flow in a call: the `grpc_type` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcType {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStream,
+    /// Streams both ways.
+    BidiStream,
+}
+
+impl GrpcType {
+    /// The label value, as go-grpc-prometheus spells it.
+    pub fn label(self) -> &'static str {
+        match self {
+            GrpcType::Unary => "unary",
+            GrpcType::ServerStream => "server_stream",
+            GrpcType::BidiStream => "bidi_stream",
+        }
+    }
+}
+
 impl GrpcMethod {
     /// Every method label, in [`GrpcMethod::index`] order.
     pub const ALL: [GrpcMethod; 8] = [
@@ -43,23 +66,55 @@ impl GrpcMethod {
     pub fn of_path(path: &str) -> GrpcMethod {
         GrpcMethod::ALL
             .into_iter()
-            .find(|m| m.label() == path)
+            .find(|m| *m != GrpcMethod::Unknown && m.path() == path)
             .unwrap_or(GrpcMethod::Unknown)
     }
 
-    /// The label value: the full gRPC path, or `unknown`.
-    pub fn label(self) -> &'static str {
+    /// The fully qualified service and the method name (`grpc_service`, `grpc_method`).
+    fn parts(self) -> (&'static str, &'static str) {
         match self {
-            GrpcMethod::ExecuteMethod => "/ooloi.OoloiService/ExecuteMethod",
-            GrpcMethod::RegisterClient => "/ooloi.OoloiService/RegisterClient",
-            GrpcMethod::Disconnect => "/ooloi.OoloiService/Disconnect",
-            GrpcMethod::HealthCheck => "/grpc.health.v1.Health/Check",
-            GrpcMethod::HealthWatch => "/grpc.health.v1.Health/Watch",
-            GrpcMethod::ReflectionV1 => "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-            GrpcMethod::ReflectionV1Alpha => {
-                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
-            }
-            GrpcMethod::Unknown => "unknown",
+            GrpcMethod::ExecuteMethod => ("ooloi.OoloiService", "ExecuteMethod"),
+            GrpcMethod::RegisterClient => ("ooloi.OoloiService", "RegisterClient"),
+            GrpcMethod::Disconnect => ("ooloi.OoloiService", "Disconnect"),
+            GrpcMethod::HealthCheck => ("grpc.health.v1.Health", "Check"),
+            GrpcMethod::HealthWatch => ("grpc.health.v1.Health", "Watch"),
+            GrpcMethod::ReflectionV1 => (
+                "grpc.reflection.v1.ServerReflection",
+                "ServerReflectionInfo",
+            ),
+            GrpcMethod::ReflectionV1Alpha => (
+                "grpc.reflection.v1alpha.ServerReflection",
+                "ServerReflectionInfo",
+            ),
+            GrpcMethod::Unknown => ("unknown", "unknown"),
+        }
+    }
+
+    /// The `grpc_service` label: the fully qualified service name, or `unknown`.
+    pub fn service(self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The `grpc_method` label: the method name, or `unknown`.
+    pub fn name(self) -> &'static str {
+        self.parts().1
+    }
+
+    /// The request path (`/service/method`); `unknown` for [`GrpcMethod::Unknown`].
+    pub fn path(self) -> String {
+        match self {
+            GrpcMethod::Unknown => "unknown".to_string(),
+            known => format!("/{}/{}", known.service(), known.name()),
+        }
+    }
+
+    /// The `grpc_type` label. An unknown method is counted as unary: it is refused before any
+    /// message is read, so nothing streams.
+    pub fn grpc_type(self) -> GrpcType {
+        match self {
+            GrpcMethod::RegisterClient | GrpcMethod::HealthWatch => GrpcType::ServerStream,
+            GrpcMethod::ReflectionV1 | GrpcMethod::ReflectionV1Alpha => GrpcType::BidiStream,
+            _ => GrpcType::Unary,
         }
     }
 
@@ -68,16 +123,9 @@ impl GrpcMethod {
         self as usize
     }
 
-    /// True for methods whose response is a stream that lives as long as the client wants:
-    /// their latency is the time to the response headers, not to the stream's end.
+    /// True for the methods whose response is a stream that lives as long as the client wants.
     pub fn is_streaming(self) -> bool {
-        matches!(
-            self,
-            GrpcMethod::RegisterClient
-                | GrpcMethod::HealthWatch
-                | GrpcMethod::ReflectionV1
-                | GrpcMethod::ReflectionV1Alpha
-        )
+        self.grpc_type() != GrpcType::Unary
     }
 }
 
@@ -172,13 +220,22 @@ mod tests {
     #[test]
     fn known_paths_are_their_own_label_and_anything_else_is_unknown() {
         for m in GrpcMethod::ALL {
-            assert_eq!(GrpcMethod::of_path(m.label()), m);
             assert_eq!(GrpcMethod::ALL[m.index()], m);
+            if m != GrpcMethod::Unknown {
+                assert_eq!(GrpcMethod::of_path(&m.path()), m);
+            }
         }
+        let m = GrpcMethod::of_path("/ooloi.OoloiService/ExecuteMethod");
+        assert_eq!(m, GrpcMethod::ExecuteMethod);
         assert_eq!(
-            GrpcMethod::of_path("/ooloi.OoloiService/ExecuteMethod"),
-            GrpcMethod::ExecuteMethod
+            (m.service(), m.name(), m.grpc_type().label()),
+            ("ooloi.OoloiService", "ExecuteMethod", "unary")
         );
+        assert_eq!(
+            GrpcMethod::RegisterClient.grpc_type().label(),
+            "server_stream"
+        );
+        assert_eq!(GrpcMethod::ReflectionV1.grpc_type().label(), "bidi_stream");
         for path in [
             "/ooloi.OoloiService/Nope",
             "/ooloi.OoloiService/ExecuteMethod/",
@@ -187,13 +244,8 @@ mod tests {
             "unknown",
             &"/x".repeat(10_000),
         ] {
-            let m = GrpcMethod::of_path(path);
-            assert!(
-                m == GrpcMethod::Unknown || path == "unknown",
-                "{path:.40} -> {m:?}"
-            );
+            assert_eq!(GrpcMethod::of_path(path), GrpcMethod::Unknown, "{path:.40}");
         }
-        assert_eq!(GrpcMethod::of_path("unknown"), GrpcMethod::Unknown);
     }
 
     #[test]

@@ -1,327 +1,239 @@
-//! The Prometheus metrics, rendered from the [`Server`] state at scrape time: the gRPC layer's
-//! counters and histograms, the client registry's counters and gauges, the STM's counters and
-//! the process. Every name starts `ooloi_server_`, durations are seconds, and every label has a
-//! fixed set of values (method, code, event category, STM cause or reason), so the number of
-//! series is bounded whatever clients do. Series of the request metrics appear once they have a
-//! value; every other family always has its samples.
+//! The server's one Prometheus [`Registry`], and its rendering. Registered in it: the crate's
+//! process collector (the standard `process_*` series: CPU seconds, resident and virtual
+//! memory, open and maximum file descriptors, threads, start time; Linux only), the server's
+//! own collectors ([`super::collectors`]), which read the server's atomics at scrape time, and
+//! `ooloi_server_build_info{version}`.
+//!
+//! The page is the Prometheus text format 0.0.4, which `promtool check metrics` accepts.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-use super::exposition::{Exposition, Kind};
-use super::grpc_stats::LATENCY_BUCKETS;
-use super::labels::{GrpcCode, GrpcMethod};
-use super::process::ProcessSample;
-use crate::clients::EventCategory;
-use crate::server::Server;
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
+use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
-/// What the event queues hold now.
+use super::collectors::{ClientsCollector, GrpcCollector, StmCollector};
+use super::grpc_stats::GrpcStats;
+use crate::api::Api;
+use crate::clients::ClientRegistry;
+
+/// The content type of the page.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Where the collectors read from.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// What the gRPC layer counts.
+    pub grpc: Arc<GrpcStats>,
+    /// The connected clients, their queues and the event totals.
+    pub clients: Arc<ClientRegistry>,
+    /// The API (its STM's counters).
+    pub api: Api,
+}
+
+/// What the operating system says about the process, for the health documents. A figure the
+/// platform cannot give is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QueueDepths {
-    /// Events waiting, over every client.
-    pub total: u64,
-    /// Events waiting in the fullest client queue.
-    pub max: u64,
+pub struct ProcessFigures {
+    /// Resident memory, bytes.
+    pub resident_bytes: Option<u64>,
+    /// Threads of the process.
+    pub threads: Option<u64>,
 }
 
-impl QueueDepths {
-    /// Reads every client's queue length.
-    pub fn of(server: &Server) -> QueueDepths {
-        server
-            .registry()
-            .all_clients()
-            .iter()
-            .map(|c| c.queue().len() as u64)
-            .fold(QueueDepths::default(), |d, len| QueueDepths {
-                total: d.total + len,
-                max: d.max.max(len),
-            })
+/// The registry, and the process collector also read directly for the health documents.
+pub struct Metrics {
+    registry: Registry,
+    process: Option<Arc<dyn Collector>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
 
-/// Seconds since the Unix epoch of `time` (0 for a time before it).
-pub fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// A collector shared between the registry and a direct reader.
+struct Shared(Arc<dyn Collector>);
+
+impl Collector for Shared {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.collect()
+    }
 }
 
-/// Subscriptions now: added minus removed (both counted under the same locks that change the
-/// subscription sets, so the difference is never negative for long; it is clamped at 0).
-pub fn subscriptions_current(server: &Server) -> u64 {
-    let stats = server.registry().stats();
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    load(&stats.subscription_adds_total).saturating_sub(load(&stats.subscription_removes_total))
+#[cfg(target_os = "linux")]
+fn process_collector() -> Option<Arc<dyn Collector>> {
+    Some(Arc::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))
 }
 
-/// The whole `/metrics` page.
-pub fn render(server: &Server) -> String {
-    let mut e = Exposition::new();
-    grpc(&mut e, server);
-    clients(&mut e, server);
-    events(&mut e, server);
-    stm(&mut e, server);
-    process(&mut e, server);
-    e.finish()
+#[cfg(not(target_os = "linux"))]
+fn process_collector() -> Option<Arc<dyn Collector>> {
+    None
 }
 
-/// The light page of `/health` in Prometheus form: the process and the connected clients.
-pub fn render_light(server: &Server) -> String {
-    let mut e = Exposition::new();
-    e.single(
-        "ooloi_server_clients_connected",
-        "Clients registered now.",
-        Kind::Gauge,
-        server.registry().total() as u64,
-    );
-    process(&mut e, server);
-    e.finish()
-}
+impl Metrics {
+    /// The registry with every collector, reading `sources`.
+    pub fn new(sources: Sources) -> Metrics {
+        let registry = Registry::new();
+        let register = |c: Box<dyn Collector>| {
+            // Registration fails only for invalid or duplicate descriptors: the server's own
+            // constants, checked by the tests.
+            registry
+                .register(c)
+                .unwrap_or_else(|e| panic!("metrics registry: {e}"));
+        };
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "ooloi_server_build_info",
+                "The server's version (always 1).",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        )
+        .unwrap_or_else(|e| panic!("ooloi_server_build_info: {e}"));
+        build_info.set(1);
+        register(Box::new(build_info));
+        register(Box::new(GrpcCollector::new(sources.grpc)));
+        register(Box::new(ClientsCollector::new(sources.clients)));
+        register(Box::new(StmCollector::new(sources.api)));
+        let process = process_collector();
+        if let Some(p) = &process {
+            register(Box::new(Shared(Arc::clone(p))));
+        }
+        Metrics { registry, process }
+    }
 
-fn grpc(e: &mut Exposition, server: &Server) {
-    let stats = server.grpc_stats();
-    let cells = || {
-        GrpcMethod::ALL
+    /// The registry (to register more collectors).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The whole `/metrics` page.
+    pub fn render(&self) -> String {
+        encode(&self.registry.gather())
+    }
+
+    /// The light page of `/health` in Prometheus form: the process and the connected clients.
+    pub fn render_light(&self) -> String {
+        let families: Vec<MetricFamily> = self
+            .registry
+            .gather()
             .into_iter()
-            .flat_map(|m| GrpcCode::all().map(move |c| (m, c)))
-    };
-    let name = "ooloi_server_grpc_requests_total";
-    e.family(
-        name,
-        "Finished gRPC calls by method and status code (a stream counts when it ends).",
-        Kind::Counter,
-    );
-    for (m, c) in cells() {
-        let n = stats.calls(m, c);
-        if n > 0 {
-            e.sample(name, &[("method", m.label()), ("code", c.name())], n);
+            .filter(|f| {
+                f.name().starts_with("process_") || f.name() == "ooloi_server_clients_connected"
+            })
+            .collect();
+        encode(&families)
+    }
+
+    /// The process's resident memory and threads now.
+    pub fn process(&self) -> ProcessFigures {
+        let Some(collector) = &self.process else {
+            return ProcessFigures::default();
+        };
+        let families = collector.collect();
+        let gauge = |name: &str| {
+            families
+                .iter()
+                .find(|f| f.name() == name)
+                .and_then(|f| f.get_metric().first())
+                .map(|m| m.get_gauge().get_value() as u64)
+        };
+        ProcessFigures {
+            resident_bytes: gauge("process_resident_memory_bytes"),
+            threads: gauge("process_threads"),
         }
     }
-    let name = "ooloi_server_grpc_request_duration_seconds";
-    e.family(
-        name,
-        "gRPC call latency by method and status code: to the end of the response for unary \
-         calls, to the response headers for streams.",
-        Kind::Histogram,
-    );
-    let bucket = format!("{name}_bucket");
-    for (m, c) in cells() {
-        let h = stats.latency(m, c);
-        let cumulative = h.cumulative();
-        let count = cumulative[LATENCY_BUCKETS.len()];
-        if count == 0 {
-            continue;
+}
+
+fn encode(families: &[MetricFamily]) -> String {
+    let mut page = Vec::new();
+    match TextEncoder::new().encode(families, &mut page) {
+        Ok(()) => String::from_utf8(page).unwrap_or_default(),
+        // Only malformed families fail to encode; the collectors build none, and a scrape
+        // must still answer, so say what went wrong in the page's own comment syntax.
+        Err(e) => format!("# metrics could not be encoded: {e}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::NullSink;
+    use crate::identity::{ClientId, Principal};
+    use crate::stm::StmConfig;
+    use crate::telemetry::labels::{GrpcCode, GrpcMethod};
+
+    fn metrics() -> (Metrics, Sources) {
+        let sources = Sources {
+            grpc: Arc::new(GrpcStats::new()),
+            clients: Arc::new(ClientRegistry::new()),
+            api: Api::new(StmConfig::default(), Arc::new(NullSink)),
+        };
+        (Metrics::new(sources.clone()), sources)
+    }
+
+    fn sample_line<'p>(page: &'p str, prefix: &str) -> Option<&'p str> {
+        page.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn the_page_reads_the_atomics_at_scrape_time() {
+        let (m, s) = metrics();
+        let before = m.render();
+        let execute = "grpc_server_handled_total{grpc_type=\"unary\",grpc_service=\"ooloi.OoloiService\",grpc_method=\"ExecuteMethod\",grpc_code=\"OK\"}";
+        assert_eq!(
+            sample_line(&before, execute),
+            Some(&*format!("{execute} 0")),
+            "known series exist from the start"
+        );
+        s.grpc.record_started(GrpcMethod::ExecuteMethod);
+        s.grpc.record_completed(
+            GrpcMethod::ExecuteMethod,
+            GrpcCode::OK,
+            std::time::Duration::from_millis(3),
+        );
+        s.clients
+            .register(&Principal::local(), ClientId::new("one").unwrap(), None, 4)
+            .unwrap();
+        let page = m.render();
+        assert_eq!(sample_line(&page, execute), Some(&*format!("{execute} 1")));
+        assert!(
+            page.contains("ooloi_server_clients_connected 1\n"),
+            "{page}"
+        );
+        assert!(page.contains("grpc_server_handling_seconds_bucket{grpc_type=\"unary\",grpc_service=\"ooloi.OoloiService\",grpc_method=\"ExecuteMethod\",le=\"0.005\"} 1"));
+        assert!(page.contains("ooloi_server_build_info{version=\""));
+        assert!(
+            !page.contains("grpc_method=\"unknown\""),
+            "no unknown path yet"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_process_series_are_the_standard_ones() {
+        let (m, _) = metrics();
+        let page = m.render();
+        for name in [
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(sample_line(&page, name).is_some(), "{name} missing");
         }
-        let (method, code) = (m.label(), c.name());
-        for (bound, n) in LATENCY_BUCKETS.iter().zip(cumulative) {
-            let le = super::exposition::float(*bound);
-            e.sample(
-                &bucket,
-                &[("method", method), ("code", code), ("le", &le)],
-                n,
-            );
-        }
-        e.sample(
-            &bucket,
-            &[("method", method), ("code", code), ("le", "+Inf")],
-            count,
-        );
-        e.sample(
-            &format!("{name}_sum"),
-            &[("method", method), ("code", code)],
-            h.sum_seconds(),
-        );
-        e.sample(
-            &format!("{name}_count"),
-            &[("method", method), ("code", code)],
-            count,
-        );
+        let figures = m.process();
+        assert!(figures.resident_bytes.unwrap() > 0);
+        assert!(figures.threads.unwrap() >= 1);
+        let light = m.render_light();
+        assert!(light.contains("process_resident_memory_bytes "));
+        assert!(light.contains("ooloi_server_clients_connected 0"));
+        assert!(!light.contains("grpc_server_"));
     }
-    e.single(
-        "ooloi_server_api_request_bytes_total",
-        "ExecuteMethod request body bytes.",
-        Kind::Counter,
-        stats.api_request_bytes(),
-    );
-    e.single(
-        "ooloi_server_api_response_bytes_total",
-        "ExecuteMethod response body bytes.",
-        Kind::Counter,
-        stats.api_response_bytes(),
-    );
-    e.single(
-        "ooloi_server_client_registrations_rejected_total",
-        "RegisterClient calls refused before the stream opened.",
-        Kind::Counter,
-        stats.registrations_rejected(),
-    );
-    e.single(
-        "ooloi_server_client_auth_failures_total",
-        "ExecuteMethod and Disconnect calls refused for a missing or unregistered client id.",
-        Kind::Counter,
-        stats.auth_failures(),
-    );
-}
-
-fn clients(e: &mut Exposition, server: &Server) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let registry = server.registry();
-    let stats = registry.stats();
-    e.single(
-        "ooloi_server_clients_connected",
-        "Clients registered now.",
-        Kind::Gauge,
-        registry.total() as u64,
-    );
-    e.single(
-        "ooloi_server_clients_connected_total",
-        "Client registrations accepted.",
-        Kind::Counter,
-        stats.clients_connected_total.load(Relaxed),
-    );
-    e.single(
-        "ooloi_server_clients_disconnected_total",
-        "Clients removed (Disconnect, lost stream or shutdown).",
-        Kind::Counter,
-        stats.clients_disconnected_total.load(Relaxed),
-    );
-    e.single(
-        "ooloi_server_clients_disconnected_involuntary_total",
-        "Clients removed because their stream ended without Disconnect, outside shutdown.",
-        Kind::Counter,
-        stats.clients_disconnected_involuntary.load(Relaxed),
-    );
-    e.single(
-        "ooloi_server_connection_duration_seconds_total",
-        "Registered time of every removed client, added up.",
-        Kind::Counter,
-        stats.connection_duration_micros_total.load(Relaxed) as f64 / 1e6,
-    );
-    e.single(
-        "ooloi_server_subscriptions",
-        "Piece subscriptions now, over every client.",
-        Kind::Gauge,
-        subscriptions_current(server),
-    );
-    e.single(
-        "ooloi_server_subscription_adds_total",
-        "Piece subscriptions added.",
-        Kind::Counter,
-        stats.subscription_adds_total.load(Relaxed),
-    );
-    e.single(
-        "ooloi_server_subscription_removes_total",
-        "Piece subscriptions removed (explicitly or by disconnect).",
-        Kind::Counter,
-        stats.subscription_removes_total.load(Relaxed),
-    );
-}
-
-fn events(e: &mut Exposition, server: &Server) {
-    let totals = &server.registry().stats().events;
-    let name = "ooloi_server_events_queued_total";
-    e.family(
-        name,
-        "Events accepted into a client's queue, by category.",
-        Kind::Counter,
-    );
-    for c in EventCategory::ALL {
-        e.sample(name, &[("category", c.name())], totals.queued(c));
-    }
-    let name = "ooloi_server_events_dropped_total";
-    e.family(
-        name,
-        "Events dropped from a full client queue (oldest first), by category.",
-        Kind::Counter,
-    );
-    for c in EventCategory::ALL {
-        e.sample(name, &[("category", c.name())], totals.dropped(c));
-    }
-    e.single(
-        "ooloi_server_events_refused_total",
-        "Events not queued because the client was leaving.",
-        Kind::Counter,
-        totals.refused(),
-    );
-    e.single(
-        "ooloi_server_events_sent_total",
-        "Deliveries written to client event streams (events and overflow markers).",
-        Kind::Counter,
-        totals.sent(),
-    );
-    e.single(
-        "ooloi_server_events_sent_bytes_total",
-        "Bytes of the deliveries written to client event streams.",
-        Kind::Counter,
-        totals.bytes_sent(),
-    );
-    let depths = QueueDepths::of(server);
-    e.single(
-        "ooloi_server_event_queue_depth",
-        "Events waiting in client queues now, over every client.",
-        Kind::Gauge,
-        depths.total,
-    );
-    e.single(
-        "ooloi_server_event_queue_depth_max",
-        "Events waiting in the fullest client queue now.",
-        Kind::Gauge,
-        depths.max,
-    );
-}
-
-fn stm(e: &mut Exposition, server: &Server) {
-    let s = server.api().stm().stats();
-    let name = "ooloi_server_stm_commits_total";
-    e.family(name, "STM transactions committed, by kind.", Kind::Counter);
-    e.sample(name, &[("kind", "update")], s.commits);
-    e.sample(name, &[("kind", "read_only")], s.read_only_commits);
-    let name = "ooloi_server_stm_retries_total";
-    e.family(
-        name,
-        "STM transaction attempts retried, by cause.",
-        Kind::Counter,
-    );
-    e.sample(name, &[("cause", "conflict")], s.retries_conflict);
-    e.sample(name, &[("cause", "read_miss")], s.retries_read_miss);
-    e.sample(
-        name,
-        &[("cause", "lock_contention")],
-        s.retries_lock_contention,
-    );
-    let name = "ooloi_server_stm_aborts_total";
-    e.family(name, "STM transactions aborted, by reason.", Kind::Counter);
-    e.sample(name, &[("reason", "user")], s.aborts_user);
-    e.sample(name, &[("reason", "validation")], s.aborts_validation);
-    e.sample(
-        name,
-        &[("reason", "retries_exhausted")],
-        s.aborts_retries_exhausted,
-    );
-}
-
-fn process(e: &mut Exposition, server: &Server) {
-    let sample = ProcessSample::now();
-    if let Some(bytes) = sample.resident_bytes {
-        e.single(
-            "ooloi_server_process_resident_memory_bytes",
-            "Resident memory of the server process.",
-            Kind::Gauge,
-            bytes,
-        );
-    }
-    e.single(
-        "ooloi_server_process_start_time_seconds",
-        "When the server started, seconds since the Unix epoch.",
-        Kind::Gauge,
-        unix_seconds(server.started_at()),
-    );
-    e.family(
-        "ooloi_server_build_info",
-        "The server's version (always 1).",
-        Kind::Gauge,
-    );
-    e.sample(
-        "ooloi_server_build_info",
-        &[("version", env!("CARGO_PKG_VERSION"))],
-        1u64,
-    );
 }
