@@ -46,6 +46,7 @@ impl Embedded {
     /// Shuts the server down as SIGTERM would (clients get `server-shutdown`, in-flight calls
     /// finish) and waits until it has stopped.
     pub async fn shutdown(mut self) -> Result<(), BoxError> {
+        self.server.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -68,7 +69,7 @@ impl Drop for Embedded {
 /// Starts the service for `config` on the current tokio runtime and connects a channel to it.
 /// The configuration's listen addresses are not used.
 pub async fn start(config: Config) -> Result<Embedded, BoxError> {
-    start_with(Server::new(config)).await
+    start_with(Server::opened(config).await?).await
 }
 
 /// Like [`start`], over server state the caller built (and may keep a handle to).

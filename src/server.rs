@@ -1,24 +1,37 @@
 //! The assembled server: one [`Server`] value holds what every transport shares (the
 //! configuration, the API, the client registry and its event router, the gRPC call statistics,
-//! readiness, and the start time), so the gRPC service, the embedded transport and the HTTP
-//! sidecar all see the same state. Building it wires commits to subscribers and registers the subscription methods; it
-//! starts no task and opens no socket.
+//! the metrics registry, readiness, and the start time), so the gRPC service, the embedded
+//! transport and the HTTP sidecar all see the same state.
+//!
+//! Its life has three steps, and readiness follows them: [`Server::new`] builds the state, not
+//! ready, and the transports may start serving it (answering NOT_SERVING); [`Server::open`]
+//! checks that everything the server needs answers (later: migrations, the store, recovery)
+//! and marks it ready; [`Server::begin_shutdown`] marks it not ready again, before the
+//! transports drain. The transports only read readiness (gRPC health follows it); they never
+//! set it. Building the state wires commits to subscribers and registers the subscription
+//! methods; it starts no task and opens no socket.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
+
+use tokio::sync::watch;
 
 use crate::api::Api;
 use crate::clients::{ClientRegistry, EventRouter};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::telemetry::GrpcStats;
 use crate::telemetry::metrics::{Metrics, Sources};
 
-/// Whether the server should receive traffic: false until start-up has finished (later: the
-/// store migrated and answering) and again from the shutdown signal on. gRPC health and
-/// `/readyz` both read it.
-#[derive(Clone, Debug, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+/// Whether the server should receive traffic: false until [`Server::open`] has finished and
+/// again from [`Server::begin_shutdown`] on. gRPC health and `/readyz` both follow it.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<watch::Sender<bool>>);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness(Arc::new(watch::Sender::new(false)))
+    }
+}
 
 impl Readiness {
     /// Starts not ready.
@@ -28,13 +41,27 @@ impl Readiness {
 
     /// Marks the server ready (or not).
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        self.0.send_replace(ready);
     }
 
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        *self.0.borrow()
     }
+
+    /// A receiver that sees every change (for a transport that mirrors readiness, such as
+    /// gRPC health).
+    pub fn subscribe(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+}
+
+/// Why the server could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The configuration breaks a rule that involves several keys.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 #[derive(Debug)]
@@ -80,6 +107,21 @@ impl Server {
         }
     }
 
+    /// Start-up: checks that everything the server needs answers, then marks it ready.
+    /// Transports may serve before and during this (health says NOT_SERVING meanwhile).
+    pub async fn open(&self) -> Result<(), OpenError> {
+        self.inner.config.validate()?;
+        self.inner.readiness.set(true);
+        Ok(())
+    }
+
+    /// [`Server::new`] and [`Server::open`] in one step.
+    pub async fn opened(config: Config) -> Result<Server, OpenError> {
+        let server = Server::new(config);
+        server.open().await?;
+        Ok(server)
+    }
+
     /// The configuration it was built from.
     pub fn config(&self) -> &Config {
         &self.inner.config
@@ -113,6 +155,12 @@ impl Server {
     /// Readiness, shared by gRPC health and `/readyz`.
     pub fn readiness(&self) -> &Readiness {
         &self.inner.readiness
+    }
+
+    /// The first step of shutdown: the server is no longer ready, so load balancers stop
+    /// sending traffic while the transports drain.
+    pub fn begin_shutdown(&self) {
+        self.inner.readiness.set(false);
     }
 
     /// When the server state was built.

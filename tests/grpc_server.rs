@@ -24,7 +24,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = ooloi_server::server::Server::new(config);
+        let server = ooloi_server::server::Server::opened(config)
+            .await
+            .expect("opens");
         let handle = tokio::spawn(async move {
             grpc::serve(&server, listener, async {
                 let _ = stopped.await;
@@ -325,6 +327,76 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
         "{names:?}"
     );
     server.stop().await;
+}
+
+/// Readiness is start-up's to set: a server that is served but not yet opened is NOT_SERVING;
+/// `open` makes it SERVING, `begin_shutdown` NOT_SERVING again, and health follows each change
+/// as it happens (a Watch stream sees all three).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_readiness_from_start_up_to_shutdown() {
+    use ooloi_server::server::Server;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let server = Server::new(Config::load(None, &[], &[]).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = server.clone();
+    let handle = tokio::spawn(async move {
+        grpc::serve(&serving, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let check = HealthCheckRequest {
+        service: "ooloi.OoloiService".into(),
+    };
+    let mut watch = health.watch(check.clone()).await.unwrap().into_inner();
+    let mut next = async || -> i32 {
+        tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
+            .await
+            .expect("a health update in time")
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    assert_eq!(
+        next().await,
+        ServingStatus::NotServing as i32,
+        "not opened yet"
+    );
+    assert!(!server.readiness().is_ready());
+    server.open().await.expect("opens");
+    assert_eq!(next().await, ServingStatus::Serving as i32);
+    let status = health.check(check).await.unwrap().into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+    server.begin_shutdown();
+    assert_eq!(next().await, ServingStatus::NotServing as i32);
+    // Draining ends the watch, so an open health watch cannot hold shutdown.
+    let _ = stop.send(());
+    let mut repeats = 0;
+    loop {
+        let update = tokio::time::timeout(std::time::Duration::from_secs(10), watch.message())
+            .await
+            .expect("the watch ends at shutdown")
+            .unwrap();
+        let Some(update) = update else { break };
+        assert_eq!(update.status, ServingStatus::NotServing as i32);
+        repeats += 1;
+        assert!(repeats < 3, "the watch must end, not repeat");
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), handle)
+        .await
+        .expect("shutdown is not held by the watch")
+        .unwrap();
 }
 
 /// A request stream of one message.

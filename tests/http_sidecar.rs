@@ -225,7 +225,9 @@ fn assert_well_formed(metrics: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sidecar_reports_what_the_grpc_server_did() {
-    let server = Server::new(Config::load(None, &[], &[]).expect("default config"));
+    let server = Server::opened(Config::load(None, &[], &[]).expect("default config"))
+        .await
+        .expect("opens");
     let (grpc_addr, grpc_running) = start_grpc(&server).await;
     let (http_addr, http_running) = start_http(&server).await;
     let mut client = OoloiServiceClient::connect(format!("http://{grpc_addr}"))
@@ -375,8 +377,9 @@ async fn the_sidecar_reports_what_the_grpc_server_did() {
     assert_eq!(get(http_addr, "/livez", &[]).await.status, 200);
     assert_eq!(get(http_addr, "/readyz", &[]).await.status, 200);
     assert_eq!(get(http_addr, "/health", &[]).await.status, 200);
-    // gRPC shutdown marks the server not ready before it drains; once it has returned the
+    // Shutdown marks the server not ready before gRPC drains; once gRPC has returned the
     // sidecar is still up and says so.
+    server.begin_shutdown();
     grpc_running.stop().await;
     assert_eq!(get(http_addr, "/readyz", &[]).await.status, 503);
     let health = get(http_addr, "/health", &[]).await;

@@ -72,10 +72,13 @@ async fn run(config: Config) -> ExitCode {
     // finished, so readiness probes see 503 (not a refused connection) during the drain.
     let (signal_tx, signal_rx) = watch::channel(false);
     let (grpc_done_tx, grpc_done_rx) = watch::channel(false);
+    let stopping = server.clone();
+    let signal_on_stop = signal_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown signal received; draining");
-        let _ = signal_tx.send(true);
+        stopping.begin_shutdown();
+        let _ = signal_on_stop.send(true);
     });
 
     tracing::warn!("no store yet: pieces live in memory only and are lost when the server stops");
@@ -85,14 +88,34 @@ async fn run(config: Config) -> ExitCode {
         http_listen = %http_addr,
         "ooloi-server serving"
     );
+    // Start-up runs while both listeners already answer (not ready, NOT_SERVING), so probes
+    // see the server starting rather than refused connections.
+    let opening = async {
+        match server.open().await {
+            Ok(()) => {
+                tracing::info!("ooloi-server ready");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "start-up failed; stopping");
+                server.begin_shutdown();
+                let _ = signal_tx.send(true);
+                false
+            }
+        }
+    };
     let grpc_run = async {
         let result = grpc::serve(&server, grpc_listener, raised(signal_rx)).await;
         let _ = grpc_done_tx.send(true);
         result
     };
     let http_run = http::serve(&server, http_listener, raised(grpc_done_rx));
-    let (grpc_result, http_result) = tokio::join!(grpc_run, http_run);
-    let mut code = ExitCode::SUCCESS;
+    let (opened, grpc_result, http_result) = tokio::join!(opening, grpc_run, http_run);
+    let mut code = if opened {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     if let Err(e) = grpc_result {
         tracing::error!(error = %e, "gRPC server failed");
         code = ExitCode::FAILURE;

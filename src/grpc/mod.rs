@@ -3,14 +3,16 @@
 //! [`serve`] runs `OoloiService`, gRPC health and server reflection on a listener the caller
 //! binds (tests bind `127.0.0.1:0`); [`serve_incoming`] does the same over any stream of
 //! connections (the embedded transport hands in in-memory duplex pipes). Both set the HTTP/2
-//! limits explicitly ([`limits`]) and run until the shutdown future resolves; then readiness
-//! and health go NOT_SERVING, every client gets `server-shutdown`, every event stream ends after
-//! its queued events, and the call returns once in-flight calls have finished.
+//! limits explicitly ([`limits`]) and run until the shutdown future resolves; then health goes
+//! NOT_SERVING, every client gets `server-shutdown`, every event stream ends after its queued
+//! events, and the call returns once in-flight calls have finished. Readiness is the server's
+//! (set by [`Server::open`] and [`Server::begin_shutdown`]); health follows it ([`health`]).
 
 mod call_frames;
 pub mod caller;
 pub mod codec;
 mod event_frame;
+pub mod health;
 pub mod limits;
 pub mod reflection;
 pub mod service;
@@ -90,14 +92,8 @@ where
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = reflection::v1()?;
     let reflection_v1alpha = reflection::v1alpha()?;
-    // Nothing to wait for yet (no store): ready as soon as the service is built.
-    server.readiness().set(true);
-    health.set_serving::<OoloiServiceServer<OoloiGrpc>>().await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    let following = health::follow(health.clone(), server.readiness().subscribe()).await;
     let router = server.router().clone();
-    let readiness = server.readiness().clone();
     limits::Http2Limits::from_config(&config.grpc)
         .apply(tonic::transport::Server::builder())
         .layer(GrpcMetricsLayer::new(server.grpc_stats().clone()))
@@ -109,13 +105,10 @@ where
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
-            readiness.set(false);
-            health
-                .set_not_serving::<OoloiServiceServer<OoloiGrpc>>()
-                .await;
-            health
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            // Draining: NOT_SERVING whatever readiness says (an embedder may stop the transport
+            // and keep the server).
+            following.abort();
+            health::drain(&health).await;
             router.shutdown("the server is shutting down");
             // End every event stream once it has delivered what is queued (the shutdown notice
             // last), so that graceful shutdown does not wait on streams that never end.

@@ -66,7 +66,9 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server over `transport` with the configuration `pairs`.
     pub async fn start(transport: Transport, pairs: &[(&str, &str)]) -> TestServer {
-        let server = Server::new(config(pairs));
+        let server = Server::opened(config(pairs))
+            .await
+            .expect("the server opens");
         match transport {
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,6 +151,7 @@ impl TestServer {
 
     /// Begins shutdown (as SIGTERM does) without waiting for it to finish.
     pub fn begin_stop(&mut self) {
+        self.server.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
