@@ -42,7 +42,80 @@ fn bad_input_fails_with_a_located_message() {
     assert!(err.contains("zero denominator"), "{err}");
     let (ok, _, err) = ooloi(&["frobnicate", "x"]);
     assert!(!ok);
-    assert!(err.contains("usage"), "{err}");
+    assert!(
+        err.contains("'frobnicate'") && err.contains("Usage:"),
+        "{err}"
+    );
+}
+
+/// Runs `ooloi ARGS`: (exit code, stdout, stderr).
+fn ooloi_code(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn every_command_has_help_and_a_version() {
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["help", "call"],
+        &["call", "--help"],
+        &["watch", "--help"],
+        &["bench", "--help"],
+        &["completions", "--help"],
+        &["fmt", "-h"],
+    ] {
+        let (code, out, err) = ooloi_code(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(out.contains("Usage: ooloi"), "{args:?}: {out}");
+    }
+    let (_, out, _) = ooloi_code(&["bench", "--help"]);
+    for option in ["--spawn", "--server", "--duration", "--callers", "--json"] {
+        assert!(out.contains(option), "bench --help lacks {option}");
+    }
+    let (code, out, _) = ooloi_code(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), format!("ooloi {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn a_bad_argument_exits_2_naming_it() {
+    for (args, named) in [
+        (&["call", "--nope", "m", "[]"][..], "--nope"),
+        (&["watch", "--serverr", "x", "pid"], "--serverr"),
+        (&["bench", "--spawn", "--server", "http://x"], "--spawn"),
+        (&["bench", "--callers", "0"], "--callers"),
+        (&["bench", "--duration", "0"], "--duration"),
+        (&["completions", "tcsh"], "tcsh"),
+        (&["call"], "<METHOD>"),
+    ] {
+        let (code, _, err) = ooloi_code(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn completions_are_scripts_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F _ooloi"),
+        ("zsh", "#compdef ooloi"),
+        ("fish", "complete -c ooloi"),
+    ] {
+        let (code, out, err) = ooloi_code(&["completions", shell]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            out.contains(marker),
+            "{shell}: {}",
+            &out[..out.len().min(200)]
+        );
+        assert!(out.contains("bench"), "{shell} completes the subcommands");
+    }
 }
 
 fn server(args: &[&str]) -> (Option<i32>, String, String) {
@@ -61,10 +134,25 @@ fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
     assert!(out.starts_with("ooloi-server "), "{out}");
     let (code, out, _) = server(&["--help"]);
     assert_eq!(code, Some(0));
+    assert!(out.contains("Usage: ooloi-server"), "{out}");
+    for needle in [
+        "--grpc-listen",
+        "OOLOI__GRPC__LISTEN",
+        "[default: 127.0.0.1:10700]",
+        "telemetry.otlp_endpoint",
+        "OOLOI__TELEMETRY__OTLP_ENDPOINT",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+    let (code, _, err) = server(&["--grpc-listn", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2));
     assert!(
-        out.contains("--grpc-listen") && out.contains("OOLOI__"),
-        "{out}"
+        err.contains("'--grpc-listn'") && err.contains("--grpc-listen"),
+        "names the flag and the one meant: {err}"
     );
+    let (code, _, err) = server(&["serve"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("'serve'"), "{err}");
     let (code, _, err) = server(&["--grpc-listen", "abc"]);
     assert_eq!(code, Some(2));
     assert!(
@@ -92,4 +180,68 @@ fn the_server_refuses_to_start_without_the_authentication_it_was_asked_for() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("does not implement JWT"), "{err}");
+}
+
+/// A key the server does not act on yet is not silently ignored: start-up warns about it by
+/// name, and about nothing when no such key is set.
+#[test]
+fn the_server_warns_about_settings_it_does_not_act_on() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let start = |otlp: Option<&str>| -> Vec<String> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ooloi-server"));
+        command
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped());
+        if let Some(endpoint) = otlp {
+            command.env("OOLOI__TELEMETRY__OTLP_ENDPOINT", endpoint);
+        }
+        let mut child = command.spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
+            let ready = line.contains("ooloi-server ready");
+            lines.push(line);
+            if ready {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("ooloi-server ready")),
+            "the server started: {lines:?}"
+        );
+        lines
+    };
+    let lines = start(Some("http://otel-collector:4317"));
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("telemetry.otlp_endpoint"))
+        .unwrap_or_else(|| panic!("no warning about the endpoint: {lines:?}"));
+    assert!(
+        warning.contains("WARN") && warning.contains("no traces are sent"),
+        "{warning}"
+    );
+    let lines = start(None);
+    assert!(
+        !lines.iter().any(|l| l.contains("has no effect")),
+        "{lines:?}"
+    );
 }

@@ -10,7 +10,8 @@
 
 use std::process::ExitCode;
 
-use ooloi_server::config::{AuthMode, Config, ConfigError, USAGE};
+use clap::Parser;
+use ooloi_server::config::{AuthMode, Config, ServerArgs};
 use ooloi_server::server::Server;
 use ooloi_server::{grpc, http, telemetry};
 use tokio::net::TcpListener;
@@ -129,16 +130,11 @@ async fn run(config: Config) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let config = match Config::from_process() {
+    // `--help`, `--version` and a malformed command line end here (clap prints them; a usage
+    // error exits 2).
+    let args = ServerArgs::parse();
+    let config = match Config::from_process(&args) {
         Ok(c) => c,
-        Err(ConfigError::HelpRequested) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(ConfigError::VersionRequested) => {
-            println!("ooloi-server {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
             eprintln!("ooloi-server: {e}");
             return ExitCode::from(2);
@@ -154,6 +150,16 @@ fn main() -> ExitCode {
     }
     let rust_log = std::env::var("RUST_LOG").ok();
     telemetry::logging::init(config.log.format, rust_log.as_deref());
+    for key in config.inert_settings() {
+        if let Some(inert) = &key.inert {
+            tracing::warn!(
+                key = %key.dotted(),
+                env = %key.env_name(),
+                reason = inert.reason,
+                "this setting has no effect in this version"
+            );
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

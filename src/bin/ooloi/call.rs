@@ -4,25 +4,27 @@
 
 use ooloi_server::value::edn;
 
-use crate::args::Args;
 use crate::failure::Failure;
-use crate::session::{self, Session};
+use crate::session::{self, ConnectArgs, Session};
 
-/// Runs `ooloi call` with the arguments after the command name.
-pub async fn run(args: &[String]) -> Result<(), Failure> {
-    let args = Args::parse(args, &["server", "client-id"], &[])?;
-    let [method, params] = args.positional.as_slice() else {
-        return Err(Failure::Usage(
-            "call takes a method name and its parameters as EDN".into(),
-        ));
-    };
-    let params = session::parse_edn_arg("the parameters", params)?;
-    let id = args
-        .get("client-id")
-        .map_or_else(|| session::generated_id("ooloi-cli"), str::to_owned);
-    let channel = session::connect(&args.server()).await?;
+/// The arguments of `ooloi call`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CallArgs {
+    /// The method (`ooloi call list-methods '[]'` lists them)
+    pub method: String,
+    /// The parameters as an EDN vector, for example '[[] "PIECE-ID" {:name "Violin"}]'
+    pub params: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Runs `ooloi call`.
+pub async fn run(args: CallArgs) -> Result<(), Failure> {
+    let params = session::parse_edn_arg("the parameters", &args.params)?;
+    let id = args.connect.client_id();
+    let channel = session::connect(&args.connect.server).await?;
     let mut session = Session::open(channel, &id, "ooloi call").await?;
-    let outcome = session.call(method, &params).await;
+    let outcome = session.call(&args.method, &params).await;
     let disconnected = session.disconnect().await;
     let result = outcome?;
     println!("{}", edn::print(&result));

@@ -2,12 +2,13 @@
 //! canonical EDN form, `ooloi encode EDN` the protobuf bytes of the `OoloiValue` as hex, `ooloi
 //! decode HEX` the value as EDN (`-` reads the argument from standard input). Server commands
 //! talk gRPC to a running server: `ooloi call METHOD PARAMS` runs one API method, `ooloi watch
-//! PIECE-ID` prints a piece's events as they arrive, `ooloi bench` measures the server. Each
-//! command lives in its own module; this file only dispatches and turns failures into exit codes
-//! (0 success, 1 failure, 2 usage error).
+//! PIECE-ID` prints a piece's events as they arrive. `ooloi bench` measures a server; it lives in
+//! its own module tree (`bench/`), apart from the user commands. `ooloi completions SHELL`
+//! prints a completion script. The command line is parsed by clap; each command lives in its
+//! own module, and this file only dispatches and turns failures into exit codes (0 success, 1
+//! failure, 2 usage error).
 #![forbid(unsafe_code)]
 
-mod args;
 mod bench;
 mod call;
 mod failure;
@@ -17,39 +18,81 @@ mod watch;
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory, Parser, Subcommand};
 use failure::Failure;
 
-const USAGE: &str = "\
-usage: ooloi fmt EDN | ooloi encode EDN | ooloi decode HEX        (- reads stdin)
-       ooloi call METHOD EDN-PARAMS [--server URL] [--client-id ID]
-       ooloi watch PIECE-ID [--server URL] [--client-id ID]
-       ooloi bench [unary|echo|fanout|memory ...] [--server URL [--server-pid PID] | --spawn]
-                   [--duration S] [--json FILE] [--callers 1,16,64] [--rate N]
-                   [--subscribers N] [--edit-rate N] [--clients N] [--edits N]
-server URL default: http://127.0.0.1:10700";
+/// The ooloi-server command-line client: values, calls, events and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "ooloi", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print EDN in its canonical form
+    Fmt {
+        /// The value as EDN text, or - to read it from standard input
+        edn: String,
+    },
+    /// Print the protobuf bytes of an EDN value (an OoloiValue) as hex
+    Encode {
+        /// The value as EDN text, or - to read it from standard input
+        edn: String,
+    },
+    /// Print the OoloiValue in hex-encoded protobuf bytes as EDN
+    Decode {
+        /// The bytes as hex digits (whitespace ignored), or - to read them from standard input
+        hex: String,
+    },
+    /// Call one API method on a server and print its result as EDN
+    Call(call::CallArgs),
+    /// Print a piece's events as they arrive, one line each, until Ctrl-C
+    Watch(watch::WatchArgs),
+    /// Measure a server: unary throughput, event fan-out, memory (see BENCHMARKS.md)
+    Bench(bench::BenchArgs),
+    /// Print a shell completion script (for example: ooloi completions bash > ~/.ooloi.bash)
+    Completions {
+        /// The shell
+        shell: Shell,
+    },
+}
+
+/// The shells `completions` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let outcome = match command.as_str() {
-        "fmt" | "encode" | "decode" => match rest {
-            [arg] => values::run(command, arg).map(|out| println!("{out}")),
-            _ => Err(Failure::Usage(format!("{command} takes one argument"))),
-        },
-        "call" | "watch" | "bench" => with_runtime(command, rest),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
+    // `--help`, `help COMMAND`, `--version` and a malformed command line end here (a usage
+    // error exits 2, naming the argument).
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Fmt { edn } => values::fmt(&edn).map(|out| println!("{out}")),
+        Command::Encode { edn } => values::encode(&edn).map(|out| println!("{out}")),
+        Command::Decode { hex } => values::decode(&hex).map(|out| println!("{out}")),
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ooloi", &mut script);
+            print_bytes(&script)
         }
-        other => Err(Failure::Usage(format!("unknown command {other:?}"))),
+        Command::Call(args) => with_runtime(call::run(args)),
+        Command::Watch(args) => with_runtime(watch::run(args)),
+        Command::Bench(args) => with_runtime(bench::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
-            eprintln!("ooloi: {message}\n{USAGE}");
+            eprintln!("ooloi: {message}\n\nFor more information, try '--help'.");
             ExitCode::from(2)
         }
         Err(failure) => {
@@ -59,16 +102,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn with_runtime(command: &str, rest: &[String]) -> Result<(), Failure> {
+/// Writes `bytes` to standard output; a closed pipe (`ooloi completions bash | head`) is not
+/// an error.
+fn print_bytes(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(format!(
+            "ooloi: writing standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn with_runtime(command: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Other(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
-        match command {
-            "call" => call::run(rest).await,
-            "watch" => watch::run(rest).await,
-            _ => bench::run(rest).await,
-        }
-    })
+    runtime.block_on(command)
 }

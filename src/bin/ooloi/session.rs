@@ -16,6 +16,29 @@ use crate::failure::Failure;
 /// The metadata header that names the calling client.
 pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
 
+/// The default server address.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:10700";
+
+/// Where a server command connects, and as which client.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// The server's gRPC URL
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// The client id to register as (default: a generated ooloi-cli-XXXXXXXX)
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+impl ConnectArgs {
+    /// The client id to register as.
+    pub fn client_id(&self) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| generated_id("ooloi-cli"))
+    }
+}
+
 /// How long to wait for a connection or for the registration confirmation.
 const DEADLINE: Duration = Duration::from_secs(10);
 

@@ -33,27 +33,28 @@ fn from_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Runs `command` (`fmt`, `encode` or `decode`) on `arg` and returns what to print.
-pub fn run(command: &str, arg: &str) -> Result<String, Failure> {
-    let input = read_arg(arg)?;
-    let limits = ValueLimits::default();
-    let fail = |e: String| Failure::Other(format!("ooloi: {e}"));
-    match command {
-        "fmt" => Ok(edn::print(
-            &edn::parse_with_limits(&input, &limits).map_err(|e| fail(e.to_string()))?,
-        )),
-        "encode" => {
-            let value = edn::parse_with_limits(&input, &limits).map_err(|e| fail(e.to_string()))?;
-            Ok(wire::encode(&value)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect())
-        }
-        _ => {
-            let bytes = from_hex(&input).map_err(fail)?;
-            Ok(edn::print(
-                &wire::decode(&bytes, &limits).map_err(|e| fail(e.to_string()))?,
-            ))
-        }
-    }
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(format!("ooloi: {e}"))
+}
+
+/// `ooloi fmt`: the canonical EDN of `arg`.
+pub fn fmt(arg: &str) -> Result<String, Failure> {
+    let value = edn::parse_with_limits(&read_arg(arg)?, &ValueLimits::default()).map_err(fail)?;
+    Ok(edn::print(&value))
+}
+
+/// `ooloi encode`: the hex of the protobuf bytes of `arg`'s value.
+pub fn encode(arg: &str) -> Result<String, Failure> {
+    let value = edn::parse_with_limits(&read_arg(arg)?, &ValueLimits::default()).map_err(fail)?;
+    Ok(wire::encode(&value)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// `ooloi decode`: the EDN of the value in `arg`'s hex bytes.
+pub fn decode(arg: &str) -> Result<String, Failure> {
+    let bytes = from_hex(&read_arg(arg)?).map_err(fail)?;
+    let value = wire::decode(&bytes, &ValueLimits::default()).map_err(fail)?;
+    Ok(edn::print(&value))
 }

@@ -6,9 +6,17 @@
 use ooloi_server::proto::EventMessage;
 use ooloi_server::value::{Value, ValueLimits, edn};
 
-use crate::args::Args;
 use crate::failure::Failure;
-use crate::session::{self, Session};
+use crate::session::{self, ConnectArgs, Session};
+
+/// The arguments of `ooloi watch`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WatchArgs {
+    /// The piece whose events to print
+    pub piece_id: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
 
 fn line(event: &EventMessage) -> String {
     let data = match &event.event_data {
@@ -21,16 +29,11 @@ fn line(event: &EventMessage) -> String {
     format!("{} {} {data}", event.sequence, event.event_type)
 }
 
-/// Runs `ooloi watch` with the arguments after the command name.
-pub async fn run(args: &[String]) -> Result<(), Failure> {
-    let args = Args::parse(args, &["server", "client-id"], &[])?;
-    let [piece_id] = args.positional.as_slice() else {
-        return Err(Failure::Usage("watch takes one piece id".into()));
-    };
-    let id = args
-        .get("client-id")
-        .map_or_else(|| session::generated_id("ooloi-cli"), str::to_owned);
-    let channel = session::connect(&args.server()).await?;
+/// Runs `ooloi watch`.
+pub async fn run(args: WatchArgs) -> Result<(), Failure> {
+    let piece_id = &args.piece_id;
+    let id = args.connect.client_id();
+    let channel = session::connect(&args.connect.server).await?;
     let mut session = Session::open(channel, &id, "ooloi watch").await?;
     let params = Value::vector([Value::string(piece_id)]);
     if let Err(e) = session.call("subscribe-to-piece-events", &params).await {

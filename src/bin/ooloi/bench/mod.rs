@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 
-use crate::args::Args;
 use crate::failure::Failure;
 use crate::session;
 use progress::Progress;
@@ -27,12 +26,76 @@ use stats::Row;
 use target::{SpawnedServer, Target};
 use unary::Load;
 
-const SCENARIOS: [&str; 4] = ["unary", "echo", "fanout", "memory"];
+/// A benchmark scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Mutating calls: closed loop at each --callers concurrency, then an open loop at --rate
+    Unary,
+    /// The same load against a bare tonic echo service in this process (the baseline)
+    Echo,
+    /// Commit-to-delivery latency and saturation with --subscribers subscribers
+    Fanout,
+    /// Resident memory with --clients clients that never read (needs --spawn or --server-pid)
+    Memory,
+}
+
+/// The arguments of `ooloi bench`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The scenarios to run, in order (default: all four)
+    #[arg(value_enum)]
+    scenarios: Vec<Scenario>,
+    /// Start a fresh sibling ooloi-server per scenario, and stop it afterwards
+    #[arg(long, conflicts_with_all = ["server", "server_pid"])]
+    spawn: bool,
+    /// The server to measure
+    #[arg(long, value_name = "URL", default_value = session::DEFAULT_SERVER)]
+    server: String,
+    /// The process id of --server, for the memory scenario
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Seconds each load runs (0.01 to 3600)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = seconds)]
+    duration: f64,
+    /// Also write the results as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+    /// Closed-loop concurrencies of the unary load (1 to 10000 each)
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', default_value = "1,16,64",
+          value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    callers: Vec<u16>,
+    /// HTTP/2 connections the unary load spreads over
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    connections: u32,
+    /// Calls per second of the open-loop unary load
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    rate: u64,
+    /// Subscribers of the fan-out piece
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    subscribers: u32,
+    /// Edits per second in the fan-out scenario
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    edit_rate: u64,
+    /// Clients that never read, in the memory scenario
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    clients: u32,
+    /// Edits committed while they do not read, in the memory scenario
+    #[arg(long, value_name = "N", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    edits: u64,
+}
+
+/// A duration in seconds, 0.01 to 3600.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.01..=3600.0).contains(&s) => Ok(s),
+        _ => Err("a number of seconds from 0.01 to 3600".into()),
+    }
+}
 
 /// The run's settings.
 #[derive(Debug)]
 struct Options {
-    scenarios: Vec<String>,
+    scenarios: Vec<Scenario>,
     spawn: bool,
     server: Target,
     duration: Duration,
@@ -46,79 +109,36 @@ struct Options {
     edits: u64,
 }
 
-fn options(args: &[String]) -> Result<Options, Failure> {
-    let valued = [
-        "server",
-        "server-pid",
-        "duration",
-        "json",
-        "callers",
-        "connections",
-        "rate",
-        "subscribers",
-        "edit-rate",
-        "clients",
-        "edits",
-    ];
-    let args = Args::parse(args, &valued, &["spawn"])?;
-    let scenarios = if args.positional.is_empty() {
-        SCENARIOS.map(str::to_owned).to_vec()
-    } else {
-        args.positional.clone()
-    };
-    if let Some(unknown) = scenarios.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
-        return Err(Failure::Usage(format!(
-            "unknown scenario {unknown:?} (one of {})",
-            SCENARIOS.join(", ")
-        )));
-    }
-    if args.has("spawn") && (args.get("server").is_some() || args.get("server-pid").is_some()) {
-        return Err(Failure::Usage(
-            "--spawn excludes --server and --server-pid".into(),
-        ));
-    }
-    let seconds: f64 = args.parsed("duration", 5.0)?;
-    if !(0.01..=3600.0).contains(&seconds) {
-        return Err(Failure::Usage(
-            "--duration must be 0.01..3600 seconds".into(),
-        ));
-    }
-    let callers = args
-        .get("callers")
-        .unwrap_or("1,16,64")
-        .split(',')
-        .map(|n| match n.trim().parse::<usize>() {
-            Ok(n @ 1..=10_000) => Ok(n),
-            _ => Err(Failure::Usage(format!("--callers: cannot use {n:?}"))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let positive = |name: &str, default: u64| -> Result<u64, Failure> {
-        match args.parsed(name, default)? {
-            0 => Err(Failure::Usage(format!("--{name} must be positive"))),
-            n => Ok(n),
+impl From<BenchArgs> for Options {
+    fn from(a: BenchArgs) -> Self {
+        let scenarios = if a.scenarios.is_empty() {
+            vec![
+                Scenario::Unary,
+                Scenario::Echo,
+                Scenario::Fanout,
+                Scenario::Memory,
+            ]
+        } else {
+            a.scenarios
+        };
+        Options {
+            scenarios,
+            spawn: a.spawn,
+            server: Target {
+                url: a.server,
+                pid: a.server_pid,
+            },
+            duration: Duration::from_secs_f64(a.duration),
+            json: a.json,
+            callers: a.callers.into_iter().map(usize::from).collect(),
+            connections: a.connections as usize,
+            rate: a.rate,
+            subscribers: a.subscribers as usize,
+            edit_rate: a.edit_rate,
+            clients: a.clients as usize,
+            edits: a.edits,
         }
-    };
-    Ok(Options {
-        scenarios,
-        spawn: args.has("spawn"),
-        server: Target {
-            url: args.server(),
-            pid: args
-                .get("server-pid")
-                .map(|p| p.parse())
-                .transpose()
-                .map_err(|_| Failure::Usage("--server-pid must be a process id".into()))?,
-        },
-        duration: Duration::from_secs_f64(seconds),
-        json: args.get("json").map(str::to_owned),
-        callers,
-        connections: positive("connections", 4)? as usize,
-        rate: positive("rate", 10_000)?,
-        subscribers: positive("subscribers", 1000)? as usize,
-        edit_rate: positive("edit-rate", 100)?,
-        clients: positive("clients", 1000)? as usize,
-        edits: positive("edits", 3000)?,
-    })
+    }
 }
 
 /// The unary load (closed loop at each concurrency, then open loop) against `url`.
@@ -160,16 +180,16 @@ async fn server(o: &Options) -> Result<(Target, Option<SpawnedServer>), Failure>
     }
 }
 
-async fn scenario(name: &str, o: &Options) -> Result<Vec<Row>, Failure> {
+async fn scenario(name: Scenario, o: &Options) -> Result<Vec<Row>, Failure> {
     match name {
-        "echo" => {
+        Scenario::Echo => {
             let echo = echo::EchoServer::start()?;
             let load = Load::new("ooloi-bench-echo", "00000000-0000-4000-8000-000000000000")?;
             let rows = drive_unary("echo", &echo.url, &load, o).await;
             echo.stop().await;
             rows
         }
-        "unary" => {
+        Scenario::Unary => {
             let (target, _spawned) = server(o).await?;
             let (mut editor, piece) = fanout::editor(&target.url).await?;
             let load = Load::new(&editor.id, &piece)?;
@@ -177,11 +197,11 @@ async fn scenario(name: &str, o: &Options) -> Result<Vec<Row>, Failure> {
             let _ = editor.disconnect().await;
             rows
         }
-        "fanout" => {
+        Scenario::Fanout => {
             let (target, _spawned) = server(o).await?;
             fanout::run(&target.url, o.subscribers, o.edit_rate, o.duration).await
         }
-        _ => {
+        Scenario::Memory => {
             let (target, _spawned) = server(o).await?;
             let pid = target.pid.ok_or_else(|| {
                 Failure::Usage("the memory scenario needs --spawn or --server-pid".into())
@@ -234,15 +254,15 @@ fn compare_with_echo(rows: &mut [Row]) {
 async fn run_all(o: &Options) -> Result<Vec<Row>, Failure> {
     let mut rows = Vec::new();
     for name in &o.scenarios {
-        rows.extend(scenario(name, o).await?);
+        rows.extend(scenario(*name, o).await?);
     }
     compare_with_echo(&mut rows);
     Ok(rows)
 }
 
-/// Runs `ooloi bench` with the arguments after the command name.
-pub async fn run(args: &[String]) -> Result<(), Failure> {
-    let o = options(args)?;
+/// Runs `ooloi bench`.
+pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+    let o = Options::from(args);
     // On Ctrl-C or SIGTERM the run is dropped, and with it any spawned server (killed on drop).
     let rows = tokio::select! {
         rows = run_all(&o) => rows?,

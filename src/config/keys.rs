@@ -1,0 +1,665 @@
+//! The key table: every configuration key once, with its section and name (so its file and
+//! environment forms), its flag if it has one, its TOML type, documented default, an example, a
+//! one-line description for `--help`, whether it is secret, whether the server acts on it yet,
+//! and the parser that sets it. The usage text, the flags and the layering all come from this
+//! table, so they cannot disagree.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::types::{AuthMode, Config, Durability, LogFormat, Secret};
+use crate::value::MAX_CONFIGURABLE_DEPTH;
+
+/// The TOML type a key takes in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A TOML string.
+    Text,
+    /// A TOML integer.
+    Integer,
+    /// A TOML array of strings, or one comma-separated string.
+    List,
+}
+
+/// One documented configuration key.
+#[derive(Debug)]
+pub struct Key {
+    /// The section (`grpc`).
+    pub section: &'static str,
+    /// The key within it (`listen`).
+    pub name: &'static str,
+    /// The flag that sets it, if any (`--grpc-listen`).
+    pub flag: Option<&'static str>,
+    /// Its TOML type.
+    pub kind: KeyKind,
+    /// The default, as documented.
+    pub default: &'static str,
+    /// A valid value different from the default.
+    pub example: &'static str,
+    /// Whether the value is secret (never echoed in errors).
+    pub secret: bool,
+    /// What it sets, in a few words, for `--help`.
+    pub help: &'static str,
+    /// Set when the server does not act on the key yet: why, and how to tell that it was set.
+    /// The server warns at start-up about every such key that is set, rather than ignore it
+    /// silently.
+    pub inert: Option<Inert>,
+    pub(crate) set: Setter,
+}
+
+/// Why a key has no effect yet, and whether a configuration sets it.
+#[derive(Debug)]
+pub struct Inert {
+    /// What the operator should know (`pieces live in memory only ...`).
+    pub reason: &'static str,
+    /// True when the configuration gives the key a value other than its default.
+    pub is_set: fn(&Config) -> bool,
+}
+
+/// Parses a value into the configuration; `Err` holds the form expected.
+type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+impl Key {
+    /// `section.name`.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.section, self.name)
+    }
+
+    /// `OOLOI__SECTION__NAME`.
+    pub fn env_name(&self) -> String {
+        format!(
+            "OOLOI__{}__{}",
+            self.section.to_ascii_uppercase(),
+            self.name.to_ascii_uppercase()
+        )
+    }
+}
+
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "OOLOI__";
+
+/// Why the store keys do nothing yet.
+const NO_STORE: &str = "there is no store yet: pieces live in memory only and are lost when the \
+                        server stops";
+/// Why the token keys do nothing while authentication is off.
+const AUTH_OFF: &str = "authentication is off (auth.mode = none), so no token is verified";
+/// Why the trace export key does nothing yet.
+const NO_TRACES: &str = "trace export is not built yet: no traces are sent";
+
+pub(super) const U32_MAX: u64 = u32::MAX as u64;
+pub(super) const MESSAGE_MAX: u64 = i32::MAX as u64;
+pub(super) const DAY: u64 = 86_400;
+
+/// Every key, in the order `--help` lists them.
+pub(crate) static KEYS: &[Key] = &[
+    Key {
+        section: "grpc",
+        name: "listen",
+        flag: Some("--grpc-listen"),
+        kind: KeyKind::Text,
+        default: "127.0.0.1:10700",
+        example: "0.0.0.0:7000",
+        secret: false,
+        help: "gRPC address",
+        inert: None,
+        set: |c, v| {
+            c.grpc.listen = socket(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "max_concurrent_streams",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "256",
+        example: "100",
+        secret: false,
+        help: "HTTP/2 streams per connection",
+        inert: None,
+        set: |c, v| {
+            c.grpc.max_concurrent_streams = int(v, 1, U32_MAX)? as u32;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "max_header_list_size",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "16384",
+        example: "8192",
+        secret: false,
+        help: "largest HTTP/2 header list, bytes",
+        inert: None,
+        set: |c, v| {
+            c.grpc.max_header_list_size = int(v, 1, U32_MAX)? as u32;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "keepalive_interval_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "20",
+        example: "60",
+        secret: false,
+        help: "HTTP/2 ping interval on an idle connection, seconds",
+        inert: None,
+        set: |c, v| {
+            c.grpc.keepalive_interval_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "keepalive_timeout_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "10",
+        example: "5",
+        secret: false,
+        help: "how long a ping may go unanswered before the connection closes, seconds",
+        inert: None,
+        set: |c, v| {
+            c.grpc.keepalive_timeout_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "max_pending_accept_reset_streams",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "20",
+        example: "50",
+        secret: false,
+        help: "streams a peer may reset before the server accepts them (rapid-reset guard)",
+        inert: None,
+        set: |c, v| {
+            c.grpc.max_pending_accept_reset_streams = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "grpc",
+        name: "max_local_error_reset_streams",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1024",
+        example: "256",
+        secret: false,
+        help: "streams reset for peer protocol errors before the connection closes",
+        inert: None,
+        set: |c, v| {
+            c.grpc.max_local_error_reset_streams = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "http",
+        name: "listen",
+        flag: Some("--http-listen"),
+        kind: KeyKind::Text,
+        default: "127.0.0.1:10701",
+        example: "[::]:7001",
+        secret: false,
+        help: "metrics and health sidecar address",
+        inert: None,
+        set: |c, v| {
+            c.http.listen = socket(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "url",
+        flag: Some("--store-url"),
+        kind: KeyKind::Text,
+        default: "sqlite://<data dir>/ooloi.db",
+        example: "postgres://ooloi@db:5432/ooloi",
+        secret: false,
+        help: "database: sqlite://PATH or postgres://...",
+        inert: Some(Inert {
+            reason: NO_STORE,
+            is_set: |c| c.store.url != super::types::default_store_url(&c.store.data_dir),
+        }),
+        set: |c, v| {
+            c.store.url = store_url(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "data_dir",
+        flag: Some("--data-dir"),
+        kind: KeyKind::Text,
+        default: "./data",
+        example: "/var/lib/ooloi",
+        secret: false,
+        help: "data directory",
+        inert: Some(Inert {
+            reason: NO_STORE,
+            is_set: |c| c.store.data_dir != super::types::default_data_dir(),
+        }),
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("a directory path".to_string());
+            }
+            c.store.data_dir = PathBuf::from(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "durability",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "sync",
+        example: "async",
+        secret: false,
+        help: "sync | async: acknowledge a write after, or before, it is durable",
+        inert: Some(Inert {
+            reason: NO_STORE,
+            is_set: |c| c.store.durability != Durability::Sync,
+        }),
+        set: |c, v| {
+            c.store.durability = choice(
+                v,
+                &[("sync", Durability::Sync), ("async", Durability::Async)],
+            )?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "mode",
+        flag: Some("--auth"),
+        kind: KeyKind::Text,
+        default: "none",
+        example: "jwt",
+        secret: false,
+        help: "none | jwt",
+        inert: None,
+        set: |c, v| {
+            c.auth.mode = choice(v, &[("none", AuthMode::None), ("jwt", AuthMode::Jwt)])?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "hs256_secret",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "a-development-secret-of-32-bytes!",
+        secret: true,
+        help: "HS256 shared secret",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.hs256_secret.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.hs256_secret = (!v.is_empty()).then(|| Secret::new(v));
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "hs256_secret_file",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "/run/secrets/jwt-secret",
+        secret: false,
+        help: "file holding the HS256 secret",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.hs256_secret_file.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.hs256_secret_file = optional_path(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "public_key_files",
+        flag: None,
+        kind: KeyKind::List,
+        default: "unset",
+        example: "/keys/a.pem,/keys/b.pem",
+        secret: false,
+        help: "PEM public keys (RS256, ES256, EdDSA), comma-separated",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| !c.auth.public_key_files.is_empty(),
+        }),
+        set: |c, v| {
+            c.auth.public_key_files = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "jwks_url",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "https://idp.example.org/.well-known/jwks.json",
+        secret: false,
+        help: "JWKS URL (http:// or https://)",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.jwks_url.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.jwks_url = http_url(v, "https://idp.example.org/.well-known/jwks.json")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "jwks_file",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "/keys/jwks.json",
+        secret: false,
+        help: "JWKS file",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.jwks_file.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.jwks_file = optional_path(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "issuer",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "https://idp.example.org",
+        secret: false,
+        help: "required token issuer (iss); required in jwt mode",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.issuer.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.issuer = optional(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "audience",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "ooloi",
+        secret: false,
+        help: "required token audience (aud); required in jwt mode",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.audience.is_some(),
+        }),
+        set: |c, v| {
+            c.auth.audience = optional(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "tenant_claim",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "tenant",
+        example: "org",
+        secret: false,
+        help: "token claim naming the tenant",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.tenant_claim != "tenant",
+        }),
+        set: |c, v| {
+            c.auth.tenant_claim = claim(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "roles_claim",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "roles",
+        example: "groups",
+        secret: false,
+        help: "token claim listing the roles",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.roles_claim != "roles",
+        }),
+        set: |c, v| {
+            c.auth.roles_claim = claim(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "leeway_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "30",
+        example: "0",
+        secret: false,
+        help: "clock leeway for exp and nbf, seconds",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.leeway_seconds != 30,
+        }),
+        set: |c, v| {
+            c.auth.leeway_seconds = int(v, 0, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "events",
+        name: "queue_capacity",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000",
+        example: "50",
+        secret: false,
+        help: "events queued per client before the oldest is dropped",
+        inert: None,
+        set: |c, v| {
+            c.events.queue_capacity = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_message_bytes",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "16777216",
+        example: "4194304",
+        secret: false,
+        help: "largest gRPC message, bytes",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_message_bytes = int(v, 1, MESSAGE_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_depth",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "64",
+        example: "32",
+        secret: false,
+        help: "value nesting depth (1 to 256)",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_depth = int(v, 1, MAX_CONFIGURABLE_DEPTH as u64)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_collection_elements",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "100000",
+        example: "1000",
+        secret: false,
+        help: "elements per collection in a value",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_collection_elements = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_total_nodes",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000000",
+        example: "5000",
+        secret: false,
+        help: "values per message",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_total_nodes = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_string_bytes",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1048576",
+        example: "4096",
+        secret: false,
+        help: "bytes per string in a value",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_string_bytes = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "telemetry",
+        name: "otlp_endpoint",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "http://otel-collector:4317",
+        secret: false,
+        help: "OTLP/gRPC endpoint for traces",
+        inert: Some(Inert {
+            reason: NO_TRACES,
+            is_set: |c| c.telemetry.otlp_endpoint.is_some(),
+        }),
+        set: |c, v| {
+            c.telemetry.otlp_endpoint = http_url(v, "http://otel-collector:4317")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "log",
+        name: "format",
+        flag: Some("--log-format"),
+        kind: KeyKind::Text,
+        default: "text",
+        example: "json",
+        secret: false,
+        help: "text | json",
+        inert: None,
+        set: |c, v| {
+            c.log.format = choice(v, &[("text", LogFormat::Text), ("json", LogFormat::Json)])?;
+            Ok(())
+        },
+    },
+];
+
+fn socket(v: &str) -> Result<SocketAddr, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| "a socket address like 127.0.0.1:10700".to_string())
+}
+
+fn int(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("an integer from {min} to {max}")),
+    }
+}
+
+fn choice<T: Copy>(v: &str, options: &[(&str, T)]) -> Result<T, String> {
+    let v = v.trim();
+    options
+        .iter()
+        .find(|(name, _)| *name == v)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            format!("one of {}", names.join(", "))
+        })
+}
+
+fn optional(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+fn optional_path(v: &str) -> Option<PathBuf> {
+    optional(v).map(PathBuf::from)
+}
+
+fn http_url(v: &str, like: &str) -> Result<Option<String>, String> {
+    match optional(v) {
+        None => Ok(None),
+        Some(url) => {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                    Ok(Some(url))
+                }
+                _ => Err(format!("an http:// or https:// URL like {like}")),
+            }
+        }
+    }
+}
+
+fn store_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let ok = ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| v.len() > scheme.len() && v.starts_with(scheme));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("a database URL like sqlite://./data/ooloi.db or postgres://user@host/db".to_string())
+    }
+}
+
+fn claim(v: &str) -> Result<String, String> {
+    optional(v).ok_or_else(|| "a claim name".to_string())
+}

@@ -1,0 +1,268 @@
+//! The configuration's types: [`Config`] and one struct per section, with the documented
+//! defaults. Parsing lives in [`super::keys`] (one entry per key) and [`super::layers`] (the
+//! layering); nothing here reads the process or a file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::value::ValueLimits;
+
+/// The whole server configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `[grpc]`: the gRPC listener and its HTTP/2 hardening.
+    pub grpc: GrpcConfig,
+    /// `[http]`: the metrics and health sidecar.
+    pub http: HttpConfig,
+    /// `[store]`: persistence.
+    pub store: StoreConfig,
+    /// `[auth]`: authentication.
+    pub auth: AuthConfig,
+    /// `[events]`: event delivery.
+    pub events: EventsConfig,
+    /// `[limits]`: limits on incoming values and messages.
+    pub limits: LimitsConfig,
+    /// `[telemetry]`: trace export.
+    pub telemetry: TelemetryConfig,
+    /// `[log]`: logging.
+    pub log: LogConfig,
+}
+
+/// `[grpc]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcConfig {
+    /// `grpc.listen`: the gRPC address. Default `127.0.0.1:10700`.
+    pub listen: SocketAddr,
+    /// `grpc.max_concurrent_streams`: HTTP/2 streams per connection. Default 256.
+    pub max_concurrent_streams: u32,
+    /// `grpc.max_header_list_size`: largest HTTP/2 header list, bytes. Default 16384.
+    pub max_header_list_size: u32,
+    /// `grpc.keepalive_interval_seconds`: how often an idle connection is pinged. Default 20.
+    pub keepalive_interval_seconds: u64,
+    /// `grpc.keepalive_timeout_seconds`: how long a ping may go unanswered before the
+    /// connection is closed (and its client removed). Default 10.
+    pub keepalive_timeout_seconds: u64,
+    /// `grpc.max_pending_accept_reset_streams`: streams reset by the peer before the server
+    /// accepted them, per connection (rapid-reset protection). Default 20.
+    pub max_pending_accept_reset_streams: usize,
+    /// `grpc.max_local_error_reset_streams`: streams the server may reset because of peer
+    /// protocol errors before it closes the connection. Default 1024.
+    pub max_local_error_reset_streams: usize,
+}
+
+impl GrpcConfig {
+    /// The keepalive ping interval.
+    pub fn keepalive_interval(&self) -> Duration {
+        Duration::from_secs(self.keepalive_interval_seconds)
+    }
+
+    /// The keepalive ping timeout.
+    pub fn keepalive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keepalive_timeout_seconds)
+    }
+}
+
+/// `[http]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// `http.listen`: the sidecar address. Default `127.0.0.1:10701`.
+    pub listen: SocketAddr,
+}
+
+/// `[store]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// `store.url`: `sqlite:...` or `postgres://...`. Default `sqlite://<data dir>/ooloi.db`.
+    pub url: String,
+    /// `store.data_dir`: the data directory. Default `./data`.
+    pub data_dir: PathBuf,
+    /// `store.durability`. Default [`Durability::Sync`].
+    pub durability: Durability,
+}
+
+/// When a write is acknowledged relative to its redo record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `sync`: only after the redo record is durable.
+    #[default]
+    Sync,
+    /// `async`: before; a crash may lose the latest acknowledged writes.
+    Async,
+}
+
+/// `[auth]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `auth.mode`. Default [`AuthMode::None`].
+    pub mode: AuthMode,
+    /// `auth.hs256_secret`: the HS256 shared secret (redacted in `Debug`).
+    pub hs256_secret: Option<Secret>,
+    /// `auth.hs256_secret_file`: a file holding the HS256 secret.
+    pub hs256_secret_file: Option<PathBuf>,
+    /// `auth.public_key_files`: PEM public keys (RS256, ES256, EdDSA).
+    pub public_key_files: Vec<PathBuf>,
+    /// `auth.jwks_url`: a JWKS document to fetch (keys cached by `kid`).
+    pub jwks_url: Option<String>,
+    /// `auth.jwks_file`: a JWKS document on disk.
+    pub jwks_file: Option<PathBuf>,
+    /// `auth.issuer`: the required `iss`; required in `jwt` mode.
+    pub issuer: Option<String>,
+    /// `auth.audience`: the required `aud`; required in `jwt` mode.
+    pub audience: Option<String>,
+    /// `auth.tenant_claim`: the claim naming the tenant. Default `tenant`.
+    pub tenant_claim: String,
+    /// `auth.roles_claim`: the claim listing the roles. Default `roles`.
+    pub roles_claim: String,
+    /// `auth.leeway_seconds`: clock leeway for `exp` and `nbf`. Default 30.
+    pub leeway_seconds: u64,
+}
+
+impl AuthConfig {
+    /// The clock leeway.
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(self.leeway_seconds)
+    }
+}
+
+/// How callers are authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    /// `none`: one implicit tenant and user (`local`) with every role.
+    #[default]
+    None,
+    /// `jwt`: a bearer token is required and verified.
+    Jwt,
+}
+
+/// A secret string whose `Debug` form never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// `[events]` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// `events.queue_capacity`: events queued per client before the oldest is dropped. Default
+    /// 1000.
+    pub queue_capacity: usize,
+}
+
+/// `[limits]` settings: the fields of [`ValueLimits`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// `limits.max_message_bytes`. Default 16 MiB.
+    pub max_message_bytes: usize,
+    /// `limits.max_depth`. Default 64.
+    pub max_depth: usize,
+    /// `limits.max_collection_elements`. Default 100,000.
+    pub max_collection_elements: usize,
+    /// `limits.max_total_nodes`. Default 1,000,000.
+    pub max_total_nodes: usize,
+    /// `limits.max_string_bytes`. Default 1 MiB.
+    pub max_string_bytes: usize,
+}
+
+/// `[telemetry]` settings.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TelemetryConfig {
+    /// `telemetry.otlp_endpoint`: where traces are exported; unset turns export off.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// `[log]` settings.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LogConfig {
+    /// `log.format`. Default [`LogFormat::Text`].
+    pub format: LogFormat,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `text`: human-readable lines.
+    #[default]
+    Text,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    /// The documented defaults, with `store.url` following the default data directory.
+    fn default() -> Self {
+        let limits = ValueLimits::default();
+        let data_dir = default_data_dir();
+        Config {
+            grpc: GrpcConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 10700)),
+                max_concurrent_streams: 256,
+                max_header_list_size: 16384,
+                keepalive_interval_seconds: 20,
+                keepalive_timeout_seconds: 10,
+                max_pending_accept_reset_streams: 20,
+                max_local_error_reset_streams: 1024,
+            },
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 10701)),
+            },
+            store: StoreConfig {
+                url: default_store_url(&data_dir),
+                data_dir,
+                durability: Durability::Sync,
+            },
+            auth: AuthConfig {
+                mode: AuthMode::None,
+                hs256_secret: None,
+                hs256_secret_file: None,
+                public_key_files: Vec::new(),
+                jwks_url: None,
+                jwks_file: None,
+                issuer: None,
+                audience: None,
+                tenant_claim: "tenant".to_string(),
+                roles_claim: "roles".to_string(),
+                leeway_seconds: 30,
+            },
+            events: EventsConfig {
+                queue_capacity: 1000,
+            },
+            limits: LimitsConfig {
+                max_message_bytes: limits.max_message_bytes,
+                max_depth: limits.max_depth,
+                max_collection_elements: limits.max_collection_elements,
+                max_total_nodes: limits.max_total_nodes,
+                max_string_bytes: limits.max_string_bytes,
+            },
+            telemetry: TelemetryConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The data directory used when `store.data_dir` is not set: `./data`.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// The store URL used when `store.url` is not set: `sqlite://<data dir>/ooloi.db`.
+pub fn default_store_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("ooloi.db").display())
+}
