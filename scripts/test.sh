@@ -7,6 +7,8 @@
 # shuttle's primitives (feature `shuttle`),
 # then the end-to-end tests from outside (scripts/e2e.sh: Python grpcio and grpcurl tests against
 # a live ooloi-server and `promtool check metrics`).
+# With FUZZ_SECONDS=N (CI sets 20) it then also runs every fuzz target for N seconds
+# (scripts/fuzz.sh, which installs cargo-fuzz with cargo when it is missing).
 # Extra arguments go to the first `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +17,6 @@ cargo test --locked "$@"
 cargo test --locked --features shuttle --test stm_shuttle
 cargo test --locked --features shuttle --lib api::order::shuttle_tests
 scripts/e2e.sh
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  scripts/fuzz.sh "$FUZZ_SECONDS"
+fi

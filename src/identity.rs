@@ -13,55 +13,104 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// Defines a text id: a newtype over `Arc<str>` that derefs to `str`, so maps keyed by it can
-/// be looked up with a `&str`.
+/// The text of an id: shared (`Arc<str>`), or static for the server's own ids such as the local
+/// principal's, which every request clones and which must not make every request touch one
+/// shared reference count. Compares, hashes and orders as its text.
+#[derive(Clone)]
+enum Text {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Shared(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+/// Defines a text id: a newtype over [`Text`] that derefs to `str`, so maps keyed by it can be
+/// looked up with a `&str`.
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Arc<str>);
+        pub struct $name(Text);
 
         impl $name {
             /// The id's text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
+            }
+
+            /// An id of static text (cloning it touches no shared counter).
+            pub const fn from_static(text: &'static str) -> Self {
+                $name(Text::Static(text))
             }
         }
 
         impl Deref for $name {
             type Target = str;
             fn deref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                &*self.0 == other
+                self.as_str() == other
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), &*self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
     };
@@ -85,13 +134,13 @@ text_id!(
 
 impl From<&str> for TenantId {
     fn from(text: &str) -> Self {
-        TenantId(Arc::from(text))
+        TenantId(Text::Shared(Arc::from(text)))
     }
 }
 
 impl From<&str> for UserId {
     fn from(text: &str) -> Self {
-        UserId(Arc::from(text))
+        UserId(Text::Shared(Arc::from(text)))
     }
 }
 
@@ -148,7 +197,7 @@ impl ClientId {
         {
             return Err(ClientIdError::InvalidChar { ch, position });
         }
-        Ok(ClientId(Arc::from(text)))
+        Ok(ClientId(Text::Shared(Arc::from(text))))
     }
 }
 
@@ -187,7 +236,10 @@ impl Principal {
     /// The one implicit principal of a server without authentication: user `local` of tenant
     /// `local`.
     pub fn local() -> Self {
-        Principal::new("local", "local")
+        Principal {
+            tenant: TenantId::from_static("local"),
+            user: UserId::from_static("local"),
+        }
     }
 }
 
@@ -320,5 +372,11 @@ mod tests {
             format!("{:?}", ClientId::new("abc").unwrap()),
             "ClientId(\"abc\")"
         );
+        // Static and shared text are the same id.
+        assert_eq!(TenantId::from_static("local"), TenantId::from("local"));
+        assert_eq!(Principal::local(), Principal::new("local", "local"));
+        let mut map = std::collections::HashMap::new();
+        map.insert(TenantId::from("local"), 2);
+        assert_eq!(map.get(&TenantId::from_static("local")), Some(&2));
     }
 }

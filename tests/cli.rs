@@ -3,13 +3,14 @@
 
 use std::process::Command;
 
+/// Runs `ooloi ARGS`: (success, stdout, stderr), both trimmed at the end.
 fn ooloi(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().trim_end().to_owned();
-    (out.status.success(), text(out.stdout), text(out.stderr))
+    let (code, out, err) = ooloi_code(args);
+    (
+        code == Some(0),
+        out.trim_end().to_owned(),
+        err.trim_end().to_owned(),
+    )
 }
 
 #[test]
@@ -48,14 +49,16 @@ fn bad_input_fails_with_a_located_message() {
     );
 }
 
-/// Runs `ooloi ARGS`: (exit code, stdout, stderr).
-fn ooloi_code(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
-        .args(args)
-        .output()
-        .unwrap();
+/// Runs `program ARGS` to completion: (exit code, stdout, stderr).
+fn run(program: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(program).args(args).output().unwrap();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
     (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+/// Runs `ooloi ARGS`: (exit code, stdout, stderr).
+fn ooloi_code(args: &[&str]) -> (Option<i32>, String, String) {
+    run(env!("CARGO_BIN_EXE_ooloi"), args)
 }
 
 #[test]
@@ -119,12 +122,7 @@ fn completions_are_scripts_for_each_shell() {
 }
 
 fn server(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
-    (out.status.code(), text(out.stdout), text(out.stderr))
+    run(env!("CARGO_BIN_EXE_ooloi-server"), args)
 }
 
 #[test]

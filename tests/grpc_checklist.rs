@@ -63,6 +63,8 @@ use prost::Message;
 use support::api::field;
 use support::grpc::*;
 use tonic::Code;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 fn registered(server: &TestServer, id: &str) -> bool {
     server
@@ -99,15 +101,46 @@ mod descriptor {
     }
 }
 
+/// One reflection request on a fresh stream, and its answer.
+async fn reflect(channel: tonic::transport::Channel, request: MessageRequest) -> MessageResponse {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    ServerReflectionClient::new(channel)
+        .server_reflection_info(ReceiverStream(rx))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap()
+        .message_response
+        .expect("an answer")
+}
+
+/// The names of the services reflection lists.
+async fn listed_services(channel: tonic::transport::Channel) -> Vec<String> {
+    let MessageResponse::ListServicesResponse(list) =
+        reflect(channel, MessageRequest::ListServices(String::new())).await
+    else {
+        panic!("a service list")
+    };
+    list.service.into_iter().map(|s| s.name).collect()
+}
+
 /// Item 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_exposes_exactly_its_three_rpcs_plus_health() {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
     let server = TestServer::tcp(&[]).await;
     let channel = server.channel().await;
@@ -121,42 +154,17 @@ async fn the_service_exposes_exactly_its_three_rpcs_plus_health() {
         .status;
     assert_eq!(status, ServingStatus::Serving as i32);
 
-    let mut reflection = ServerReflectionClient::new(channel);
-    let mut ask = async |request: MessageRequest| -> ServerReflectionResponse {
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        tx.send(ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(request),
-        })
-        .await
-        .unwrap();
-        drop(tx);
-        let mut responses = reflection
-            .server_reflection_info(ReceiverStream(rx))
-            .await
-            .unwrap()
-            .into_inner();
-        responses.message().await.unwrap().unwrap()
-    };
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        ask(MessageRequest::ListServices(String::new()))
-            .await
-            .message_response
-    else {
-        panic!("a service list")
-    };
-    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    names.sort();
+    let names = listed_services(channel.clone()).await;
     assert!(
         names.contains(&"ooloi.OoloiService".to_string()),
         "{names:?}"
     );
 
-    let Some(MessageResponse::FileDescriptorResponse(files)) = ask(
+    let MessageResponse::FileDescriptorResponse(files) = reflect(
+        channel,
         MessageRequest::FileContainingSymbol("ooloi.OoloiService".into()),
     )
     .await
-    .message_response
     else {
         panic!("a file descriptor")
     };
@@ -193,34 +201,8 @@ async fn the_service_exposes_exactly_its_three_rpcs_plus_health() {
 /// reflection to describe the health service too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_describes_the_health_service() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
     let server = TestServer::tcp(&[]).await;
-    let mut reflection = ServerReflectionClient::new(server.channel().await);
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    tx.send(ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    })
-    .await
-    .unwrap();
-    drop(tx);
-    let response = reflection
-        .server_reflection_info(ReceiverStream(rx))
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("a service list")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = listed_services(server.channel().await).await;
     assert!(
         names.contains(&"grpc.health.v1.Health".to_string()),
         "reflection does not list the health service: {names:?}"
@@ -232,38 +214,19 @@ async fn reflection_describes_the_health_service() {
 /// error's first detail) through reflection, under its canonical file path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_describes_the_error_details() {
-    use prost::Message;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
     let server = TestServer::tcp(&[]).await;
-    let mut reflection = ServerReflectionClient::new(server.channel().await);
     for (symbol, file_name) in [
         ("google.rpc.ErrorInfo", "google/rpc/error_details.proto"),
         ("google.rpc.BadRequest", "google/rpc/error_details.proto"),
         ("google.rpc.Status", "google/rpc/status.proto"),
     ] {
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        tx.send(ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
-        })
-        .await
-        .unwrap();
-        drop(tx);
-        let response = reflection
-            .server_reflection_info(ReceiverStream(rx))
-            .await
-            .unwrap()
-            .into_inner()
-            .message()
-            .await
-            .unwrap()
-            .unwrap();
-        let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
-            panic!("{symbol}: not found by reflection")
+        let answer = reflect(
+            server.channel().await,
+            MessageRequest::FileContainingSymbol(symbol.into()),
+        )
+        .await;
+        let MessageResponse::FileDescriptorResponse(files) = answer else {
+            panic!("{symbol}: not found by reflection: {answer:?}")
         };
         let names: Vec<String> = files
             .file_descriptor_proto
@@ -296,8 +259,6 @@ impl<T> futures_core::Stream for ReceiverStream<T> {
     }
 }
 
-/// Items 2-6: a value stored through one call and read back through another keeps every
-/// distinction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_keep_their_kinds_through_the_server() {
     let server = TestServer::tcp(&[]).await;

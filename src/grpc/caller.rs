@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, Request, Response};
+use pin_project_lite::pin_project;
 use tonic::Status;
 
 use crate::error::Error;
@@ -80,17 +81,42 @@ pub struct CallerService<S> {
     principal: Principal,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+pin_project! {
+    /// The inner service's future, or the refusal of a malformed identity (no allocation
+    /// either way).
+    #[project = CallerFutureProj]
+    #[derive(Debug)]
+    pub enum CallerFuture<F> {
+        /// The request went on to the routes.
+        Inner { #[pin] future: F },
+        /// Refused here; the response is taken when polled.
+        Refused { response: Option<Response<tonic::body::Body>> },
+    }
+}
+
+impl<F, E> Future for CallerFuture<F>
+where
+    F: Future<Output = Result<Response<tonic::body::Body>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallerFutureProj::Inner { future } => future.poll(cx),
+            CallerFutureProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("a refusal is polled to completion once"))),
+        }
+    }
+}
 
 impl<S, ReqBody> tower_service::Service<Request<ReqBody>> for CallerService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = Response<tonic::body::Body>;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, S::Error>;
+    type Future = CallerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -104,12 +130,15 @@ where
                     request.extensions_mut().insert(caller);
                 }
                 Err(refused) => {
-                    let response = Status::from(refused).into_http();
-                    return Box::pin(std::future::ready(Ok(response)));
+                    return CallerFuture::Refused {
+                        response: Some(Status::from(refused).into_http()),
+                    };
                 }
             }
         }
-        Box::pin(self.inner.call(request))
+        CallerFuture::Inner {
+            future: self.inner.call(request),
+        }
     }
 }
 

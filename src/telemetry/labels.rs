@@ -62,11 +62,15 @@ impl GrpcMethod {
         GrpcMethod::Unknown,
     ];
 
-    /// The method a request path names.
+    /// The method a request path (`/service/method`) names. Runs on every call: compares
+    /// slices, allocates nothing.
     pub fn of_path(path: &str) -> GrpcMethod {
+        let Some((service, name)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return GrpcMethod::Unknown;
+        };
         GrpcMethod::ALL
             .into_iter()
-            .find(|m| *m != GrpcMethod::Unknown && m.path() == path)
+            .find(|m| *m != GrpcMethod::Unknown && m.parts() == (service, name))
             .unwrap_or(GrpcMethod::Unknown)
     }
 
