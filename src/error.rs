@@ -1,11 +1,32 @@
 //! The domain error: every way a call can fail, with a stable UPPER_SNAKE reason code and the
 //! context a client needs (method, piece id, VPD, argument index). The transport maps it to a
 //! status in exactly one place; nothing here knows about gRPC.
+//!
+//! Input quoted in an error (a method name, a VPD) is cut to [`QUOTE_MAX_CHARS`] characters
+//! with [`quote`], so that an error never echoes an unbounded request back: a 1 MiB method
+//! name must not become a 1 MiB status message.
 
 use crate::identity::ClientIdError;
 use crate::model::ModelError;
 use crate::stm::StmError;
 use crate::value::ValueError;
+
+/// How many characters of client input an error quotes.
+pub const QUOTE_MAX_CHARS: usize = 128;
+
+/// `text` as an error quotes it: at most [`QUOTE_MAX_CHARS`] characters, then `…` if it was
+/// longer.
+pub fn quote(text: &str) -> String {
+    cut(text, QUOTE_MAX_CHARS)
+}
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -50,6 +71,45 @@ pub enum Error {
     /// The client id is already registered in the tenant.
     #[error("client id {client_id} is already registered")]
     ClientIdTaken { client_id: String },
+    /// A request broke a configured limit (operations per batch, client metadata): refused
+    /// before any work, nothing changed.
+    #[error("{what} exceeds {limit} ({max})")]
+    LimitExceeded {
+        /// The configuration key of the limit (`limits.max_batch_operations`).
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+        /// What broke it, in words (`an atomic batch of 1001 operations`).
+        what: String,
+    },
+    /// The result would be larger than the largest message the server sends; the call stopped
+    /// while building it, and nothing was committed.
+    #[error("the response would exceed limits.max_message_bytes ({max} bytes)")]
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// The call ran past its deadline (the client's `grpc-timeout` or
+    /// `limits.max_call_seconds`); nothing was committed.
+    #[error("deadline exceeded: {message}; nothing was committed")]
+    DeadlineExceeded {
+        /// Where it stopped.
+        message: String,
+    },
+    /// The server cannot take the call now (its executor queue is full); try again later.
+    #[error("the server is busy ({message}); retry after {retry_after_ms} ms")]
+    Overloaded {
+        /// Which capacity ran out.
+        message: String,
+        /// When to try again.
+        retry_after_ms: u64,
+    },
+    /// Something failed inside the server; the message says what without internals.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The request breaks the gRPC protocol (request cardinality, compression).
+    #[error("protocol violation: {0}")]
+    ProtocolViolation(String),
     /// The transaction kept conflicting and gave up.
     #[error("gave up after {attempts} conflicting attempts")]
     ConflictRetriesExhausted { attempts: u32 },
@@ -77,6 +137,12 @@ impl Error {
             Error::NotAllowed { .. } => "NOT_ALLOWED",
             Error::ConflictRetriesExhausted { .. } => "CONFLICT_RETRIES_EXHAUSTED",
             Error::MalformedRequest(_) => "MALFORMED_REQUEST",
+            Error::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Error::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            Error::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
+            Error::Overloaded { .. } => "OVERLOADED",
+            Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
+            Error::Internal(_) => "INTERNAL",
             Error::Unauthenticated { .. } => "UNAUTHENTICATED",
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",
             Error::InvalidClientId(_) => "INVALID_CLIENT_ID",
@@ -106,7 +172,10 @@ impl Error {
 impl From<ModelError> for Error {
     fn from(e: ModelError) -> Self {
         match e {
-            ModelError::VpdNotFound { vpd, message } => Error::VpdNotFound { vpd, message },
+            ModelError::VpdNotFound { vpd, message } => Error::VpdNotFound {
+                vpd: quote(&vpd),
+                message: quote(&message),
+            },
             ModelError::Invalid(message) => Error::InvalidParams {
                 method: String::new(),
                 index: None,

@@ -16,9 +16,11 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use crate::api::Api;
+use crate::api::{Api, ApiLimits, RESPONSE_OVERHEAD};
 use crate::clients::{ClientRegistry, EventRouter};
 use crate::config::{Config, ConfigError};
+use crate::executor::Executor;
+use crate::net::{self, ConnectionLimits, ConnectionStats};
 use crate::telemetry::GrpcStats;
 use crate::telemetry::metrics::{Metrics, Sources};
 
@@ -56,6 +58,25 @@ impl Readiness {
     }
 }
 
+/// One of the server's two listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// gRPC (`grpc.listen`).
+    Grpc,
+    /// The HTTP sidecar (`http.listen`).
+    Http,
+}
+
+impl Listen {
+    /// Its metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Listen::Grpc => "grpc",
+            Listen::Http => "http",
+        }
+    }
+}
+
 /// Why the server could not open.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -71,6 +92,9 @@ struct Inner {
     router: EventRouter,
     grpc_stats: Arc<GrpcStats>,
     metrics: Metrics,
+    executor: Executor,
+    grpc_connections: Arc<ConnectionStats>,
+    http_connections: Arc<ConnectionStats>,
     readiness: Readiness,
     started_at: SystemTime,
 }
@@ -86,13 +110,37 @@ impl Server {
     pub fn new(config: Config) -> Server {
         let registry = Arc::new(ClientRegistry::new());
         let router = EventRouter::new(registry.clone());
-        let api = Api::new(crate::stm::StmConfig::default(), Arc::new(router.clone()));
+        let limits = ApiLimits {
+            max_batch_operations: config.limits.max_batch_operations,
+            max_result_bytes: config
+                .limits
+                .max_message_bytes
+                .saturating_sub(RESPONSE_OVERHEAD),
+        };
+        let api = Api::with_limits(
+            crate::stm::StmConfig::default(),
+            limits,
+            Arc::new(router.clone()),
+        );
+        let threads = config.executor.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        // Start-up only: without threads to run calls on there is no server to build.
+        let executor = Executor::new(threads, config.executor.queue)
+            .unwrap_or_else(|e| panic!("cannot start the executor's threads: {e}"));
         crate::clients::methods::register(api.methods(), registry.clone());
         let grpc_stats = Arc::new(GrpcStats::new());
+        let grpc_connections = Arc::new(ConnectionStats::default());
+        let http_connections = Arc::new(ConnectionStats::default());
         let metrics = Metrics::new(Sources {
             grpc: grpc_stats.clone(),
             clients: registry,
             api: api.clone(),
+            executor: executor.clone(),
+            connections: vec![
+                (Listen::Grpc.label(), grpc_connections.clone()),
+                (Listen::Http.label(), http_connections.clone()),
+            ],
         });
         Server {
             inner: Arc::new(Inner {
@@ -101,6 +149,9 @@ impl Server {
                 router,
                 grpc_stats,
                 metrics,
+                executor,
+                grpc_connections,
+                http_connections,
                 readiness: Readiness::new(),
                 started_at: SystemTime::now(),
             }),
@@ -145,6 +196,38 @@ impl Server {
     /// What the gRPC layer counted (calls by method and code, latencies, API statistics).
     pub fn grpc_stats(&self) -> &Arc<GrpcStats> {
         &self.inner.grpc_stats
+    }
+
+    /// The executor domain calls run on.
+    pub fn executor(&self) -> &Executor {
+        &self.inner.executor
+    }
+
+    /// What a listener allows: the configured cap, or one derived from this process's file
+    /// descriptor limit (the sidecar's cap is taken out of the gRPC listener's budget), and the
+    /// handshake and idle timeouts.
+    pub fn connection_limits(&self, listen: Listen) -> ConnectionLimits {
+        let limits = &self.inner.config.limits;
+        let http_cap = self.inner.config.http.max_connections;
+        let max_connections = match listen {
+            Listen::Http => http_cap,
+            Listen::Grpc => limits
+                .max_connections
+                .unwrap_or_else(|| net::derived_cap(net::fd_limit(), http_cap)),
+        };
+        ConnectionLimits {
+            max_connections,
+            handshake_timeout: limits.handshake_timeout(),
+            idle_timeout: limits.idle_connection(),
+        }
+    }
+
+    /// What happened to a listener's connections.
+    pub fn connection_stats(&self, listen: Listen) -> &Arc<ConnectionStats> {
+        match listen {
+            Listen::Grpc => &self.inner.grpc_connections,
+            Listen::Http => &self.inner.http_connections,
+        }
     }
 
     /// The Prometheus registry and the process figures.

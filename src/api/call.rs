@@ -6,6 +6,7 @@
 //! order per piece ([`super::order`]).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::order::Committed;
 use super::{Core, PieceCommit, PieceEntry};
@@ -28,6 +29,10 @@ pub struct Call<'t, 's> {
     pub(crate) core: &'t Core,
     /// Who is calling (and from which client, if any).
     pub caller: &'t Caller,
+    /// When the call must stop (nothing committed), if it has a deadline.
+    pub(crate) deadline: Option<Instant>,
+    /// Encoded bytes of the results charged so far (see [`Call::charge_result`]).
+    result_bytes: usize,
     work: Vec<Work>,
     deleted: Vec<(PieceId, u64)>,
     created: Vec<(PieceId, u64)>,
@@ -48,6 +53,8 @@ impl<'t, 's> Call<'t, 's> {
             tx,
             core,
             caller,
+            deadline: None,
+            result_bytes: 0,
             work: Vec::new(),
             deleted: Vec::new(),
             created: Vec::new(),
@@ -68,6 +75,44 @@ impl<'t, 's> Call<'t, 's> {
                 piece_id: id.to_string(),
             }),
         }
+    }
+
+    /// Fails with [`Error::DeadlineExceeded`] once the call's deadline has passed; `at` says
+    /// where the call was (`after operation 3 of 10`). Long work calls this between steps, so
+    /// a call past its deadline stops there and commits nothing.
+    pub fn check_deadline(&self, at: &str) -> Result<(), Error> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(Error::DeadlineExceeded {
+                message: format!("the call ran out of time {at}"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds the encoded size of `result` to what this call will send, and fails with
+    /// [`Error::ResponseTooLarge`] once that passes the limit. A batch charges each operation's
+    /// result as it is made, so it stops before building the rest.
+    pub fn charge_result(&mut self, result: &crate::value::Value) -> Result<(), Error> {
+        self.result_bytes = self
+            .result_bytes
+            .saturating_add(crate::value::wire::encoded_len(result));
+        let max = self.core.limits.max_result_bytes;
+        if self.result_bytes > max {
+            return Err(Error::ResponseTooLarge {
+                max: max + super::RESPONSE_OVERHEAD,
+            });
+        }
+        Ok(())
+    }
+
+    /// True once something has been charged with [`Call::charge_result`].
+    pub fn charged(&self) -> bool {
+        self.result_bytes > 0
+    }
+
+    /// The limits the call runs under.
+    pub fn limits(&self) -> super::ApiLimits {
+        self.core.limits
     }
 
     /// The principal the call acts as.

@@ -14,6 +14,7 @@ mod order;
 pub mod registry;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use call::Call;
 pub use registry::{Args, Category, Handler, Method, MethodRegistry, Param, ParamKind};
@@ -61,6 +62,30 @@ impl EventSink for NullSink {
     fn piece_committed(&self, _: &PieceCommit) {}
 }
 
+/// Limits on the work one call may make the server do. The transport sets them from
+/// `limits.*`; the defaults are the documented ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// Operations in one `atomic` batch (`limits.max_batch_operations`).
+    pub max_batch_operations: usize,
+    /// The encoded size a result may reach (`limits.max_message_bytes`, less the response's
+    /// own fields).
+    pub max_result_bytes: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_batch_operations: 1000,
+            max_result_bytes: 16 * 1024 * 1024 - RESPONSE_OVERHEAD,
+        }
+    }
+}
+
+/// Bytes an `OoloiResponse` adds around its result (`success`, `error`, the result's tag and
+/// length), rounded up.
+pub const RESPONSE_OVERHEAD: usize = 32;
+
 /// What every call shares.
 pub(crate) struct Core {
     pub(crate) stm: Stm,
@@ -69,6 +94,7 @@ pub(crate) struct Core {
     pub(crate) sink: Arc<dyn EventSink>,
     /// Puts each piece's commits in version order for the sink.
     pub(crate) order: order::CommitOrder,
+    pub(crate) limits: ApiLimits,
 }
 
 /// The method API over one STM.
@@ -84,8 +110,13 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// An API with the core methods, sending commits to `sink`.
+    /// An API with the core methods and the default limits, sending commits to `sink`.
     pub fn new(config: StmConfig, sink: Arc<dyn EventSink>) -> Self {
+        Self::with_limits(config, ApiLimits::default(), sink)
+    }
+
+    /// An API with the core methods and `limits`, sending commits to `sink`.
+    pub fn with_limits(config: StmConfig, limits: ApiLimits, sink: Arc<dyn EventSink>) -> Self {
         let stm = Stm::new(config);
         let pieces = stm.create_ref(imbl::HashMap::new());
         let api = Api(Arc::new(Core {
@@ -94,6 +125,7 @@ impl Api {
             methods: MethodRegistry::default(),
             sink,
             order: order::CommitOrder::default(),
+            limits,
         }));
         methods::register_core(&api.0.methods);
         api
@@ -147,12 +179,25 @@ impl Api {
     /// principal decides what it sees, and its client is the one methods such as
     /// `subscribe-to-piece-events` act for.
     pub fn execute(&self, caller: &Caller, method: &str, params: &Value) -> Result<Value, Error> {
+        self.execute_until(caller, method, params, None)
+    }
+
+    /// Like [`Api::execute`], stopping with [`Error::DeadlineExceeded`] (nothing committed)
+    /// once `deadline` has passed: before each attempt, between the operations of a batch and
+    /// inside loops over a scope.
+    pub fn execute_until(
+        &self,
+        caller: &Caller,
+        method: &str,
+        params: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, Error> {
         let m = self
             .0
             .methods
             .get(method)
             .ok_or_else(|| Error::MethodNotFound {
-                method: method.to_owned(),
+                method: crate::error::quote(method),
             })?;
         let args = params_of(method, params)?;
         m.check_args(args)?;
@@ -160,12 +205,24 @@ impl Api {
         let mut committed = None;
         let result = self.0.stm.atomically(|tx| {
             let mut call = Call::new(tx, &self.0, caller);
+            call.deadline = deadline;
+            call.check_deadline("before the call")?;
             let result = (m.handler)(&mut call, &Args::new(&m.name, args))?;
+            // Checked inside the transaction, so a result too large to send commits nothing. A
+            // batch has charged its operations' results already, one by one.
+            if !call.charged() {
+                call.charge_result(&result)?;
+            }
             committed = Some(call.finish());
             Ok::<_, Error>(result)
         })?;
         self.submit(committed);
         Ok(result)
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> ApiLimits {
+        self.0.limits
     }
 }
 
@@ -191,7 +248,7 @@ pub(crate) fn run_in_batch(
         .methods()
         .get(method)
         .ok_or_else(|| Error::MethodNotFound {
-            method: method.to_owned(),
+            method: crate::error::quote(method),
         })?;
     let args = params_of(method, params)?;
     m.check_args(args)?;

@@ -148,8 +148,40 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // Without authentication anyone who can connect acts as anyone: only this machine may,
+    // unless the operator says the network is trusted (Redis's protected mode).
+    let exposed: Vec<String> = [
+        ("grpc.listen", config.grpc.listen),
+        ("http.listen", config.http.listen),
+    ]
+    .into_iter()
+    .filter(|(_, addr)| !addr.ip().is_loopback())
+    .map(|(key, addr)| format!("{key} = {addr}"))
+    .collect();
+    if config.auth.mode == AuthMode::None
+        && !exposed.is_empty()
+        && !config.auth.allow_insecure_network
+    {
+        eprintln!(
+            "ooloi-server: refusing to listen beyond this machine without authentication ({}): \
+             with auth.mode = none any client can act as any other. Listen on 127.0.0.1, use \
+             auth.mode = jwt, or set auth.allow_insecure_network = true \
+             (OOLOI__AUTH__ALLOW_INSECURE_NETWORK) on a network you trust.",
+            exposed.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let rust_log = std::env::var("RUST_LOG").ok();
     telemetry::logging::init(config.log.format, rust_log.as_deref());
+    if config.auth.mode == AuthMode::None && !exposed.is_empty() {
+        tracing::warn!(
+            listen = %exposed.join(", "),
+            "listening beyond this machine without authentication \
+             (auth.allow_insecure_network = true): any client can act as any other"
+        );
+    }
+    let fd_limit = ooloi_server::net::raise_fd_limit();
+    tracing::debug!(fd_limit = ?fd_limit, "file-descriptor limit");
     for key in config.inert_settings() {
         if let Some(inert) = &key.inert {
             tracing::warn!(

@@ -347,6 +347,21 @@ impl ClientRegistry {
         display_name: Option<String>,
         queue_capacity: usize,
     ) -> Result<Arc<Client>, RegistryError> {
+        self.register_with(principal, id, display_name, queue_capacity, |_| {})
+    }
+
+    /// Like [`ClientRegistry::register`], running `before_visible` on the new client before
+    /// any other thread can find it, so what it queues (the registration confirmation) comes
+    /// before any broadcast another registration sends. It runs while the tenant's map has the
+    /// id reserved: it must not look up clients.
+    pub fn register_with(
+        &self,
+        principal: &Principal,
+        id: ClientId,
+        display_name: Option<String>,
+        queue_capacity: usize,
+        before_visible: impl FnOnce(&Arc<Client>),
+    ) -> Result<Arc<Client>, RegistryError> {
         let map = match self.tenant_map(&principal.tenant) {
             Some(m) => m,
             None => Arc::clone(
@@ -380,6 +395,7 @@ impl ClientRegistry {
                         ..ClientStats::default()
                     },
                 });
+                before_visible(&client);
                 e.insert(Arc::clone(&client));
                 self.stats
                     .clients_connected_total

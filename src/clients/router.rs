@@ -107,6 +107,29 @@ impl EventCategory {
     }
 }
 
+/// The `client-registration-confirmed` event of client `id`.
+fn confirmation(id: &ClientId) -> Arc<Event> {
+    let now = Instant::now().epoch_micros();
+    let data = Value::map([
+        (
+            Value::keyword("type"),
+            Value::keyword(event_types::CLIENT_REGISTRATION_CONFIRMED),
+        ),
+        (Value::keyword("client-id"), Value::string(id.as_str())),
+        (
+            Value::keyword("message"),
+            Value::string("Registration successful"),
+        ),
+        (Value::keyword("server-timestamp"), Value::Int(now)),
+    ]);
+    Arc::new(Event::new(
+        event_types::CLIENT_REGISTRATION_CONFIRMED,
+        None,
+        now,
+        &data,
+    ))
+}
+
 /// Pushes `event` to each of `clients`' queues and counts it, per client and (once, for the
 /// whole fan-out) server-wide. Never blocks. Returns how many queues accepted it.
 fn deliver<'c>(
@@ -164,10 +187,24 @@ impl EventRouter {
         display_name: Option<String>,
         queue_capacity: usize,
     ) -> Result<Arc<Client>, RegistryError> {
-        let client = self
-            .registry
-            .register(principal, id, display_name, queue_capacity)?;
-        self.client_registered(&client);
+        let confirmation = confirmation(&id);
+        // The confirmation is queued before the client is visible to anyone, so it is always
+        // the first event of its stream, however many registrations race with it.
+        let client =
+            self.registry
+                .register_with(principal, id, display_name, queue_capacity, |client| {
+                    deliver(
+                        &self.registry,
+                        [client],
+                        &confirmation,
+                        EventCategory::Connect,
+                    );
+                })?;
+        self.tell_tenant(
+            &client,
+            event_types::SERVER_CLIENT_CONNECTED,
+            EventCategory::Connect,
+        );
         Ok(client)
     }
 
@@ -193,28 +230,7 @@ impl EventRouter {
     /// its tenant. [`EventRouter::register`] calls this; call it directly only after registering
     /// through the registry itself.
     pub fn client_registered(&self, client: &Arc<Client>) {
-        let now = Instant::now().epoch_micros();
-        let confirmation = Value::map([
-            (
-                Value::keyword("type"),
-                Value::keyword(event_types::CLIENT_REGISTRATION_CONFIRMED),
-            ),
-            (
-                Value::keyword("client-id"),
-                Value::string(client.id().as_str()),
-            ),
-            (
-                Value::keyword("message"),
-                Value::string("Registration successful"),
-            ),
-            (Value::keyword("server-timestamp"), Value::Int(now)),
-        ]);
-        let event = Arc::new(Event::new(
-            event_types::CLIENT_REGISTRATION_CONFIRMED,
-            None,
-            now,
-            &confirmation,
-        ));
+        let event = confirmation(client.id());
         deliver(&self.registry, [client], &event, EventCategory::Connect);
         self.tell_tenant(
             client,

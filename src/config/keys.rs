@@ -19,6 +19,8 @@ pub enum KeyKind {
     Integer,
     /// A TOML array of strings, or one comma-separated string.
     List,
+    /// A TOML boolean (`true` or `false`; the environment and flags spell it the same).
+    Bool,
 }
 
 /// One documented configuration key.
@@ -209,6 +211,21 @@ pub(crate) static KEYS: &[Key] = &[
         inert: None,
         set: |c, v| {
             c.http.listen = socket(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "http",
+        name: "max_connections",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "128",
+        example: "32",
+        secret: false,
+        help: "open sidecar connections; beyond it new ones are closed at once",
+        inert: None,
+        set: |c, v| {
+            c.http.max_connections = int(v, 1, U32_MAX)? as usize;
             Ok(())
         },
     },
@@ -473,6 +490,21 @@ pub(crate) static KEYS: &[Key] = &[
         },
     },
     Key {
+        section: "auth",
+        name: "allow_insecure_network",
+        flag: None,
+        kind: KeyKind::Bool,
+        default: "false",
+        example: "true",
+        secret: false,
+        help: "with auth.mode = none, allow a listen address other than loopback (anyone who can connect then acts as anyone)",
+        inert: None,
+        set: |c, v| {
+            c.auth.allow_insecure_network = boolean(v)?;
+            Ok(())
+        },
+    },
+    Key {
         section: "events",
         name: "queue_capacity",
         flag: None,
@@ -563,6 +595,141 @@ pub(crate) static KEYS: &[Key] = &[
         },
     },
     Key {
+        section: "limits",
+        name: "max_batch_operations",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000",
+        example: "100",
+        secret: false,
+        help: "operations in one atomic batch",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_batch_operations = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_call_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "30",
+        example: "5",
+        secret: false,
+        help: "the longest a call may run, whatever deadline the client asks for",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_call_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_client_info_bytes",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "4096",
+        example: "1024",
+        secret: false,
+        help: "encoded size of a registration's client_info",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_client_info_bytes = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_display_name_chars",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "256",
+        example: "64",
+        secret: false,
+        help: "characters of a client's :display-name",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_display_name_chars = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "handshake_timeout_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "10",
+        example: "3",
+        secret: false,
+        help: "time a new connection has to send the HTTP/2 preface (sidecar: request headers)",
+        inert: None,
+        set: |c, v| {
+            c.limits.handshake_timeout_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "idle_connection_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "300",
+        example: "60",
+        secret: false,
+        help: "time a connection may stay open with no request in flight",
+        inert: None,
+        set: |c, v| {
+            c.limits.idle_connection_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "limits",
+        name: "max_connections",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "derived from the file-descriptor limit",
+        example: "500",
+        secret: false,
+        help: "open connections per listener; beyond it new ones are closed at once",
+        inert: None,
+        set: |c, v| {
+            c.limits.max_connections = Some(int(v, 1, U32_MAX)? as usize);
+            Ok(())
+        },
+    },
+    Key {
+        section: "executor",
+        name: "threads",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "the number of cores",
+        example: "4",
+        secret: false,
+        help: "threads that run domain calls, off the async workers",
+        inert: None,
+        set: |c, v| {
+            c.executor.threads = Some(int(v, 1, 1024)? as usize);
+            Ok(())
+        },
+    },
+    Key {
+        section: "executor",
+        name: "queue",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1024",
+        example: "64",
+        secret: false,
+        help: "calls waiting for an executor thread; beyond it a call gets RESOURCE_EXHAUSTED",
+        inert: None,
+        set: |c, v| {
+            c.executor.queue = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
         section: "telemetry",
         name: "otlp_endpoint",
         flag: None,
@@ -620,6 +787,14 @@ fn choice<T: Copy>(v: &str, options: &[(&str, T)]) -> Result<T, String> {
             let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
             format!("one of {}", names.join(", "))
         })
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("true or false".to_string()),
+    }
 }
 
 fn optional(v: &str) -> Option<String> {

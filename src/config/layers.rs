@@ -123,6 +123,7 @@ fn apply_file(config: &mut Config, url_set: &mut bool, text: &str) -> Result<(),
             let text = match (key.kind, value) {
                 (KeyKind::Text | KeyKind::List, toml::Value::String(s)) => Some(s.clone()),
                 (KeyKind::Integer, toml::Value::Integer(i)) => Some(i.to_string()),
+                (KeyKind::Bool, toml::Value::Boolean(b)) => Some(b.to_string()),
                 (KeyKind::List, toml::Value::Array(items)) => items
                     .iter()
                     .map(|item| match item {
@@ -137,6 +138,7 @@ fn apply_file(config: &mut Config, url_set: &mut bool, text: &str) -> Result<(),
                 let expected = match key.kind {
                     KeyKind::Text => "a string",
                     KeyKind::Integer => "an integer",
+                    KeyKind::Bool => "a boolean",
                     KeyKind::List => "an array of strings (paths without commas)",
                 };
                 return Err(ConfigError::Invalid {

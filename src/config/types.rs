@@ -22,8 +22,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[events]`: event delivery.
     pub events: EventsConfig,
-    /// `[limits]`: limits on incoming values and messages.
+    /// `[limits]`: limits on incoming values, messages, calls and connections.
     pub limits: LimitsConfig,
+    /// `[executor]`: where domain calls run.
+    pub executor: ExecutorConfig,
     /// `[telemetry]`: trace export.
     pub telemetry: TelemetryConfig,
     /// `[log]`: logging.
@@ -69,6 +71,9 @@ impl GrpcConfig {
 pub struct HttpConfig {
     /// `http.listen`: the sidecar address. Default `127.0.0.1:10701`.
     pub listen: SocketAddr,
+    /// `http.max_connections`: open sidecar connections (probes, scrapers); beyond it new ones
+    /// are closed at once. Default 128.
+    pub max_connections: usize,
 }
 
 /// `[store]` settings.
@@ -117,6 +122,10 @@ pub struct AuthConfig {
     pub roles_claim: String,
     /// `auth.leeway_seconds`: clock leeway for `exp` and `nbf`. Default 30.
     pub leeway_seconds: u64,
+    /// `auth.allow_insecure_network`: with `auth.mode = none`, allow listening on an address
+    /// other than loopback. Default false: without authentication anyone who can connect acts
+    /// as anyone (Redis's protected mode).
+    pub allow_insecure_network: bool,
 }
 
 impl AuthConfig {
@@ -179,6 +188,52 @@ pub struct LimitsConfig {
     pub max_total_nodes: usize,
     /// `limits.max_string_bytes`. Default 1 MiB.
     pub max_string_bytes: usize,
+    /// `limits.max_batch_operations`: operations in one `atomic` batch. Default 1000.
+    pub max_batch_operations: usize,
+    /// `limits.max_call_seconds`: the longest a call may run, whatever deadline the client
+    /// asks for. Default 30.
+    pub max_call_seconds: u64,
+    /// `limits.max_client_info_bytes`: the encoded size of a registration's `client_info`.
+    /// Default 4096.
+    pub max_client_info_bytes: usize,
+    /// `limits.max_display_name_chars`: the length of a client's `:display-name`. Default 256.
+    pub max_display_name_chars: usize,
+    /// `limits.handshake_timeout_seconds`: how long a new connection may take to send the
+    /// HTTP/2 preface (on the sidecar: a request's headers). Default 10.
+    pub handshake_timeout_seconds: u64,
+    /// `limits.idle_connection_seconds`: how long a connection may stay open with no request
+    /// in flight before the server closes it (with GOAWAY on gRPC). Default 300.
+    pub idle_connection_seconds: u64,
+    /// `limits.max_connections`: open connections per listener; beyond it new ones are closed
+    /// at once. `None` (the default) derives it from the file-descriptor limit.
+    pub max_connections: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The handshake timeout.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_seconds)
+    }
+
+    /// The idle-connection timeout.
+    pub fn idle_connection(&self) -> Duration {
+        Duration::from_secs(self.idle_connection_seconds)
+    }
+
+    /// The longest a call may run.
+    pub fn max_call(&self) -> Duration {
+        Duration::from_secs(self.max_call_seconds)
+    }
+}
+
+/// `[executor]` settings: the threads domain calls run on, off the async workers.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ExecutorConfig {
+    /// `executor.threads`. `None` (the default): as many as the machine has cores.
+    pub threads: Option<usize>,
+    /// `executor.queue`: calls waiting for a thread; when full, a call is refused with
+    /// RESOURCE_EXHAUSTED. Default 1024.
+    pub queue: usize,
 }
 
 /// `[telemetry]` settings.
@@ -222,6 +277,7 @@ impl Default for Config {
             },
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 10701)),
+                max_connections: 128,
             },
             store: StoreConfig {
                 url: default_store_url(&data_dir),
@@ -240,6 +296,7 @@ impl Default for Config {
                 tenant_claim: "tenant".to_string(),
                 roles_claim: "roles".to_string(),
                 leeway_seconds: 30,
+                allow_insecure_network: false,
             },
             events: EventsConfig {
                 queue_capacity: 1000,
@@ -250,6 +307,17 @@ impl Default for Config {
                 max_collection_elements: limits.max_collection_elements,
                 max_total_nodes: limits.max_total_nodes,
                 max_string_bytes: limits.max_string_bytes,
+                max_batch_operations: 1000,
+                max_call_seconds: 30,
+                max_client_info_bytes: 4096,
+                max_display_name_chars: 256,
+                handshake_timeout_seconds: 10,
+                idle_connection_seconds: 300,
+                max_connections: None,
+            },
+            executor: ExecutorConfig {
+                threads: None,
+                queue: 1024,
             },
             telemetry: TelemetryConfig::default(),
             log: LogConfig::default(),

@@ -2,16 +2,15 @@
 //! hyper's limits off), taken from the `grpc` configuration section.
 //!
 //! [`Http2Limits::apply`] sets every limit through the [`Http2Builder`] trait, implemented by
-//! tonic's server builder; a unit test applies the limits to a recording builder and checks that
-//! each one is set to its configured value, since tonic's builder cannot be inspected.
+//! hyper's HTTP/2 server builder; a unit test applies the limits to a recording builder and
+//! checks that each one is set to its configured value, since hyper's builder cannot be
+//! inspected. (TCP keepalive is set on each accepted socket, in `net`.)
 
 use std::time::Duration;
 
-use crate::config::GrpcConfig;
+use hyper_util::rt::TokioExecutor;
 
-/// How often the kernel probes an idle TCP connection. The HTTP/2 keepalive detects dead peers
-/// first; this only cleans up connections whose HTTP/2 layer is gone.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+use crate::config::GrpcConfig;
 
 /// The limits, one field per builder setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +27,6 @@ pub struct Http2Limits {
     pub max_pending_accept_reset_streams: usize,
     /// Streams the server may reset for protocol errors before it closes the connection.
     pub max_local_error_reset_streams: usize,
-    /// TCP keepalive probe interval.
-    pub tcp_keepalive: Duration,
 }
 
 /// The builder settings [`Http2Limits::apply`] uses.
@@ -40,7 +37,6 @@ pub trait Http2Builder: Sized {
     fn keepalive_timeout(self, timeout: Duration) -> Self;
     fn max_pending_accept_reset_streams(self, max: usize) -> Self;
     fn max_local_error_reset_streams(self, max: usize) -> Self;
-    fn tcp_keepalive(self, interval: Duration) -> Self;
 }
 
 impl Http2Limits {
@@ -53,7 +49,6 @@ impl Http2Limits {
             keepalive_timeout: grpc.keepalive_timeout(),
             max_pending_accept_reset_streams: grpc.max_pending_accept_reset_streams,
             max_local_error_reset_streams: grpc.max_local_error_reset_streams,
-            tcp_keepalive: TCP_KEEPALIVE,
         }
     }
 
@@ -66,31 +61,35 @@ impl Http2Limits {
             .keepalive_timeout(self.keepalive_timeout)
             .max_pending_accept_reset_streams(self.max_pending_accept_reset_streams)
             .max_local_error_reset_streams(self.max_local_error_reset_streams)
-            .tcp_keepalive(self.tcp_keepalive)
     }
 }
 
-impl<L> Http2Builder for tonic::transport::Server<L> {
-    fn max_concurrent_streams(self, max: u32) -> Self {
-        tonic::transport::Server::max_concurrent_streams(self, Some(max))
+type HyperHttp2 = hyper::server::conn::http2::Builder<TokioExecutor>;
+
+impl Http2Builder for HyperHttp2 {
+    fn max_concurrent_streams(mut self, max: u32) -> Self {
+        HyperHttp2::max_concurrent_streams(&mut self, max);
+        self
     }
-    fn max_header_list_size(self, max: u32) -> Self {
-        self.http2_max_header_list_size(Some(max))
+    fn max_header_list_size(mut self, max: u32) -> Self {
+        HyperHttp2::max_header_list_size(&mut self, max);
+        self
     }
-    fn keepalive_interval(self, interval: Duration) -> Self {
-        self.http2_keepalive_interval(Some(interval))
+    fn keepalive_interval(mut self, interval: Duration) -> Self {
+        HyperHttp2::keep_alive_interval(&mut self, interval);
+        self
     }
-    fn keepalive_timeout(self, timeout: Duration) -> Self {
-        self.http2_keepalive_timeout(Some(timeout))
+    fn keepalive_timeout(mut self, timeout: Duration) -> Self {
+        HyperHttp2::keep_alive_timeout(&mut self, timeout);
+        self
     }
-    fn max_pending_accept_reset_streams(self, max: usize) -> Self {
-        self.http2_max_pending_accept_reset_streams(Some(max))
+    fn max_pending_accept_reset_streams(mut self, max: usize) -> Self {
+        HyperHttp2::max_pending_accept_reset_streams(&mut self, max);
+        self
     }
-    fn max_local_error_reset_streams(self, max: usize) -> Self {
-        self.http2_max_local_error_reset_streams(Some(max))
-    }
-    fn tcp_keepalive(self, interval: Duration) -> Self {
-        tonic::transport::Server::tcp_keepalive(self, Some(interval))
+    fn max_local_error_reset_streams(mut self, max: usize) -> Self {
+        HyperHttp2::max_local_error_reset_streams(&mut self, max);
+        self
     }
 }
 
@@ -129,9 +128,6 @@ mod tests {
         fn max_local_error_reset_streams(self, max: usize) -> Self {
             self.with("max_local_error_reset_streams", max as u64)
         }
-        fn tcp_keepalive(self, interval: Duration) -> Self {
-            self.with("tcp_keepalive_ms", interval.as_millis() as u64)
-        }
     }
 
     #[test]
@@ -158,7 +154,6 @@ mod tests {
             ("max_header_list_size", 4321),
             ("max_local_error_reset_streams", 11),
             ("max_pending_accept_reset_streams", 9),
-            ("tcp_keepalive_ms", 60_000),
         ];
         expected.sort();
         assert_eq!(

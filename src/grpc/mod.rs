@@ -11,7 +11,10 @@
 mod call_frames;
 pub mod caller;
 pub mod codec;
+pub mod connections;
+pub mod deadline;
 mod event_frame;
+pub mod framing;
 pub mod health;
 pub mod limits;
 pub mod reflection;
@@ -25,11 +28,13 @@ use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tonic::transport::server::Connected;
+use tower::ServiceExt;
 
 use crate::identity::Principal;
-use crate::server::Server;
+use crate::net;
+use crate::server::{Listen, Server};
 use crate::telemetry::GrpcMetricsLayer;
+use connections::{FromStream, Routes, Serving};
 use service::OoloiGrpc;
 use stub::ooloi_service_server::OoloiServiceServer;
 
@@ -39,36 +44,19 @@ pub use event_frame::EventFrame;
 /// The boxed error a transport returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-mod incoming {
-    //! The accepted connections of a bound listener, as the stream tonic serves from.
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tokio::net::{TcpListener, TcpStream};
-
-    pub struct Incoming(pub TcpListener);
-
-    impl futures_core::Stream for Incoming {
-        type Item = std::io::Result<TcpStream>;
-        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.0.poll_accept(cx).map(|r| {
-                Some(r.map(|(stream, _)| {
-                    // Events and small replies must not wait for Nagle's algorithm.
-                    let _ = stream.set_nodelay(true);
-                    stream
-                }))
-            })
-        }
-    }
-}
-
-/// Serves gRPC on `listener` until `shutdown` resolves (see the module documentation).
+/// Serves gRPC on `listener` until `shutdown` resolves (see the module documentation), under
+/// the gRPC listener's connection limits.
 pub async fn serve(
     server: &Server,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError> {
-    serve_incoming(server, incoming::Incoming(listener), shutdown).await
+    let listener = net::Listener::new(
+        listener,
+        server.connection_limits(Listen::Grpc),
+        server.connection_stats(Listen::Grpc).clone(),
+    );
+    serve_with(server, listener, shutdown).await
 }
 
 /// Serves gRPC on every connection `incoming` yields until `shutdown` resolves.
@@ -78,10 +66,17 @@ pub async fn serve_incoming<I, IO, IE>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BoxError>
 where
-    I: futures_core::Stream<Item = Result<IO, IE>> + Send,
-    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
-    IE: Into<BoxError>,
+    I: futures_core::Stream<Item = Result<IO, IE>> + Send + Unpin,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_with(server, FromStream(incoming), shutdown).await
+}
+
+async fn serve_with<A: connections::Accept>(
+    server: &Server,
+    accept: A,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), BoxError> {
     let config = server.config();
     let max_message = config.limits.max_message_bytes;
     let grpc = OoloiGrpc::new(server.clone());
@@ -90,30 +85,39 @@ where
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
     let (health, health_service) = tonic_health::server::health_reporter();
-    let reflection_v1 = reflection::v1()?;
-    let reflection_v1alpha = reflection::v1alpha()?;
     let following = health::follow(health.clone(), server.readiness().subscribe()).await;
-    let router = server.router().clone();
-    limits::Http2Limits::from_config(&config.grpc)
-        .apply(tonic::transport::Server::builder())
+    let routes = tonic::service::Routes::new(health_service)
+        .add_service(reflection::v1()?)
+        .add_service(reflection::v1alpha()?)
+        .add_service(service)
+        .prepare();
+    // Outermost first: the metrics see every call, including those the layers below refuse.
+    let layered = tower::ServiceBuilder::new()
         .layer(GrpcMetricsLayer::new(server.grpc_stats().clone()))
         .layer(size_limit::SizeLimitStatusLayer)
         .layer(caller::CallerLayer::unauthenticated(Principal::local()))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
-            // Draining: NOT_SERVING whatever readiness says (an embedder may stop the transport
-            // and keep the server).
-            following.abort();
-            health::drain(&health).await;
-            router.shutdown("the server is shutting down");
-            // End every event stream once it has delivered what is queued (the shutdown notice
-            // last), so that graceful shutdown does not wait on streams that never end.
-            streams.close_all();
-        })
-        .await?;
+        .layer(framing::FramingLayer)
+        .service(routes)
+        .map_response(|response| response.map(tonic::body::Body::new));
+    let serving = Serving {
+        routes: Routes::new(layered),
+        http2: std::sync::Arc::new(connections::http2_builder(
+            &limits::Http2Limits::from_config(&config.grpc),
+        )),
+        limits: server.connection_limits(Listen::Grpc),
+        stats: server.connection_stats(Listen::Grpc).clone(),
+    };
+    let router = server.router().clone();
+    let drain = async move {
+        // Draining: NOT_SERVING whatever readiness says (an embedder may stop the transport
+        // and keep the server).
+        following.abort();
+        health::drain(&health).await;
+        router.shutdown("the server is shutting down");
+        // End every event stream once it has delivered what is queued (the shutdown notice
+        // last), so that graceful shutdown does not wait on streams that never end.
+        streams.close_all();
+    };
+    connections::serve(accept, serving, shutdown, drain).await;
     Ok(())
 }

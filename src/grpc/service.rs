@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use super::EventFrame;
 use super::call_frames::{RequestFrame, ResponseFrame};
 use super::caller::{CLIENT_ID_HEADER, take_caller};
+use super::deadline;
 use super::streams::OpenStreams;
 use super::stub::ooloi_service_server::OoloiService;
 use crate::clients::{Client, DisconnectOutcome, EventRouter, RegistryError};
@@ -26,6 +27,9 @@ use crate::identity::{Caller, ClientId};
 use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
 use crate::value::{Value, ValueLimits, wire};
+
+/// How long a client refused for a full executor queue is told to wait.
+const OVERLOADED_RETRY_MS: u64 = 100;
 
 /// The service: the server state, the limits applied to incoming values, and the event
 /// streams it has open.
@@ -81,8 +85,12 @@ fn value_from(
     }
 }
 
-/// The client id and display name a registration claims in its `client_info` map.
-fn claimed_identity(info: &Value) -> Result<(ClientId, Option<String>), Error> {
+/// The client id and display name a registration claims in its `client_info` map, whose
+/// `:display-name` may have at most `max_display_name_chars` characters.
+fn claimed_identity(
+    info: &Value,
+    max_display_name_chars: usize,
+) -> Result<(ClientId, Option<String>), Error> {
     let invalid = |message: &str| Error::InvalidParams {
         method: "RegisterClient".into(),
         index: None,
@@ -96,7 +104,17 @@ fn claimed_identity(info: &Value) -> Result<(ClientId, Option<String>), Error> {
         _ => return Err(invalid("client_info needs :client-id, a string")),
     };
     let display_name = match info.get_keyword("display-name") {
-        Some(Value::String(s)) => Some(s.to_string()),
+        Some(Value::String(s)) => {
+            let chars = s.chars().take(max_display_name_chars + 1).count();
+            if chars > max_display_name_chars {
+                return Err(Error::LimitExceeded {
+                    limit: "limits.max_display_name_chars",
+                    max: max_display_name_chars as u64,
+                    what: format!("a :display-name of {} characters", s.chars().count()),
+                });
+            }
+            Some(s.to_string())
+        }
         _ => None,
     };
     Ok((id, display_name))
@@ -108,21 +126,44 @@ impl OoloiService for OoloiGrpc {
         &self,
         mut request: Request<RequestFrame>,
     ) -> Result<Response<ResponseFrame>, Status> {
+        let start = std::time::Instant::now();
         let caller = take_caller(&mut request)?;
         let client = self.calling_client(&caller)?;
+        let deadline = deadline::deadline(
+            request.metadata(),
+            start,
+            self.server.config().limits.max_call(),
+        );
         let RequestFrame { method, params } = request.into_inner();
-        let params = match params {
-            None => Value::Nil,
-            Some(bytes) => wire::decode(&bytes, &self.limits)
-                .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
+        let api = self.server.api().clone();
+        let limits = self.limits;
+        // Decoding, the call and encoding all run on the executor: each is CPU work that grows
+        // with the request or the piece, and none of it may hold an async worker.
+        let job = move || -> Result<bytes::Bytes, Error> {
+            let params = match params {
+                None => Value::Nil,
+                Some(bytes) => wire::decode(&bytes, &limits)
+                    .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
+            };
+            let result = api.execute_until(&caller, &method, &params, Some(deadline))?;
+            Ok(wire::encode(&result).into())
         };
-        let outcome = self.server.api().execute(&caller, &method, &params);
+        let running = self
+            .server
+            .executor()
+            .spawn(job)
+            .map_err(|busy| Error::Overloaded {
+                message: busy.to_string(),
+                retry_after_ms: OVERLOADED_RETRY_MS,
+            })?;
+        let outcome = running
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("the call failed".into())));
         client.stats().record_api_call(outcome.is_ok());
-        let result = outcome?;
         Ok(Response::new(ResponseFrame {
             success: true,
             error: String::new(),
-            result: Some(wire::encode(&result).into()),
+            result: Some(outcome?),
         }))
     }
 
@@ -133,12 +174,21 @@ impl OoloiService for OoloiGrpc {
         mut request: Request<RegisterClientRequest>,
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
         let caller = take_caller(&mut request)?;
-        let info = value_from(
-            request.into_inner().client_info,
-            "client_info",
-            &self.limits,
-        )?;
-        let (id, display_name) = claimed_identity(&info)?;
+        let limits = &self.server.config().limits;
+        let client_info = request.into_inner().client_info;
+        // Client metadata is bounded as a whole: it is kept for the client's life and its
+        // display name goes into every broadcast of the tenant.
+        let size = client_info.as_ref().map_or(0, prost::Message::encoded_len);
+        if size > limits.max_client_info_bytes {
+            return Err(Error::LimitExceeded {
+                limit: "limits.max_client_info_bytes",
+                max: limits.max_client_info_bytes as u64,
+                what: format!("a client_info of {size} bytes"),
+            }
+            .into());
+        }
+        let info = value_from(client_info, "client_info", &self.limits)?;
+        let (id, display_name) = claimed_identity(&info, limits.max_display_name_chars)?;
         let client = self
             .router()
             .register(

@@ -1,14 +1,22 @@
 //! The one mapping from the domain [`Error`] to a gRPC status: the status code DESIGN section 3
 //! assigns, a message for people, and `google.rpc.Status` details for programs, an `ErrorInfo`
 //! whose `reason` is the stable code (`VPD_NOT_FOUND`, ...) with context in its metadata
-//! (method, piece id, VPD, argument index), plus `BadRequest` field violations for bad input.
+//! (method, piece id, VPD, argument index), plus `BadRequest` field violations for bad input,
+//! and `RetryInfo` when trying again later can succeed.
+//!
+//! Whatever the error holds, the status stays small: the message and each violation are cut to
+//! [`MESSAGE_MAX_CHARS`] characters and each metadata value to [`crate::error::QUOTE_MAX_CHARS`],
+//! so the trailers stay far below the 8 KiB header list that common clients accept.
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::Error;
+use crate::error::{Error, cut, quote};
+
+/// The longest status message and `BadRequest` description, in characters.
+pub const MESSAGE_MAX_CHARS: usize = 512;
 
 /// The `ErrorInfo.domain` of every error this server reports.
 pub const ERROR_DOMAIN: &str = "ooloi-server";
@@ -27,6 +35,11 @@ fn code_of(error: &Error) -> Code {
         Error::PermissionDenied { .. } => Code::PermissionDenied,
         Error::ClientIdTaken { .. } => Code::AlreadyExists,
         Error::ConflictRetriesExhausted { .. } => Code::Aborted,
+        Error::LimitExceeded { .. } => Code::InvalidArgument,
+        Error::ResponseTooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
+        Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+        Error::ProtocolViolation(_) => Code::Unimplemented,
+        Error::Internal(_) => Code::Internal,
         Error::BatchOperationFailed { source, .. } => code_of(source),
     }
 }
@@ -71,7 +84,24 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
         | Error::NotAllowed { .. }
         | Error::MalformedRequest(_)
         | Error::Unauthenticated { .. }
-        | Error::PermissionDenied { .. } => None,
+        | Error::PermissionDenied { .. }
+        | Error::DeadlineExceeded { .. }
+        | Error::ProtocolViolation(_)
+        | Error::Internal(_) => None,
+        Error::LimitExceeded { limit, max, .. } => {
+            metadata.insert("limit".into(), (*limit).into());
+            metadata.insert("max".into(), max.to_string());
+            None
+        }
+        Error::ResponseTooLarge { max } => {
+            metadata.insert("limit".into(), "limits.max_message_bytes".into());
+            metadata.insert("max".into(), max.to_string());
+            None
+        }
+        Error::Overloaded { retry_after_ms, .. } => {
+            metadata.insert("retry_after_ms".into(), retry_after_ms.to_string());
+            None
+        }
         Error::ClientIdTaken { client_id } => {
             metadata.insert("client_id".into(), client_id.clone());
             None
@@ -93,15 +123,35 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
     }
 }
 
+/// When to try again after `error`, if trying again later can succeed.
+fn retry_after(error: &Error) -> Option<std::time::Duration> {
+    match error.root() {
+        Error::Overloaded { retry_after_ms, .. } => {
+            Some(std::time::Duration::from_millis(*retry_after_ms))
+        }
+        _ => None,
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let mut metadata = HashMap::new();
         let field = context(&error, &mut metadata);
+        for value in metadata.values_mut() {
+            *value = quote(value);
+        }
         let mut details = ErrorDetails::with_error_info(error.reason(), ERROR_DOMAIN, metadata);
         if let Some(field) = field {
-            details.add_bad_request_violation(field, error.root().to_string());
+            details.add_bad_request_violation(
+                quote(&field),
+                cut(&error.root().to_string(), MESSAGE_MAX_CHARS),
+            );
         }
-        Status::with_error_details(code_of(&error), error.to_string(), details)
+        if let Some(delay) = retry_after(&error) {
+            details.set_retry_info(Some(delay));
+        }
+        let message = cut(&error.to_string(), MESSAGE_MAX_CHARS);
+        Status::with_error_details(code_of(&error), message, details)
     }
 }
 
@@ -277,6 +327,80 @@ mod tests {
             info.metadata.get("operation_method").map(String::as_str),
             Some("set-name")
         );
+    }
+
+    #[test]
+    fn limits_deadlines_and_overload_get_their_codes_and_a_retry_hint() {
+        let cases = [
+            (
+                Error::LimitExceeded {
+                    limit: "limits.max_batch_operations",
+                    max: 1000,
+                    what: "an atomic batch of 1001 operations".into(),
+                },
+                Code::InvalidArgument,
+                "LIMIT_EXCEEDED",
+            ),
+            (
+                Error::ResponseTooLarge { max: 4096 },
+                Code::ResourceExhausted,
+                "RESPONSE_TOO_LARGE",
+            ),
+            (
+                Error::DeadlineExceeded {
+                    message: "after operation 3 of 10".into(),
+                },
+                Code::DeadlineExceeded,
+                "DEADLINE_EXCEEDED",
+            ),
+            (
+                Error::Overloaded {
+                    message: "executor queue full".into(),
+                    retry_after_ms: 250,
+                },
+                Code::ResourceExhausted,
+                "OVERLOADED",
+            ),
+            (
+                Error::ProtocolViolation("two request messages in a unary call".into()),
+                Code::Unimplemented,
+                "PROTOCOL_VIOLATION",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{reason}");
+            let d = details(&status);
+            assert_eq!(d.error_info().unwrap().reason, reason);
+            assert_eq!(d.retry_info().is_some(), reason == "OVERLOADED", "{reason}");
+        }
+        let status = Status::from(Error::LimitExceeded {
+            limit: "limits.max_batch_operations",
+            max: 1000,
+            what: "x".into(),
+        });
+        let info = details(&status).error_info().cloned().unwrap();
+        assert_eq!(info.metadata["limit"], "limits.max_batch_operations");
+        assert_eq!(info.metadata["max"], "1000");
+    }
+
+    #[test]
+    fn statuses_stay_small_whatever_the_input() {
+        let huge = "m".repeat(1 << 20);
+        let status = Status::from(Error::MethodNotFound {
+            method: huge.clone(),
+        });
+        assert!(status.message().chars().count() <= MESSAGE_MAX_CHARS + 1);
+        assert!(status.message().ends_with('…'));
+        let info = details(&status).error_info().cloned().unwrap();
+        assert!(info.metadata["method"].chars().count() <= crate::error::QUOTE_MAX_CHARS + 1);
+        assert!(status.details().len() < 1024, "{}", status.details().len());
+        let status = Status::from(Error::params("m", Some(1), huge));
+        let bad = details(&status).bad_request().cloned().unwrap();
+        assert!(bad.field_violations[0].description.chars().count() <= MESSAGE_MAX_CHARS + 1);
+        // Short input is quoted whole.
+        assert_eq!(crate::error::quote("set-title"), "set-title");
+        assert_eq!(crate::error::cut("añb", 2), "añ…");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! ([`documents`](super::documents)) or the Prometheus text, and answer with the headers every
 //! health response carries (`Cache-Control: no-store`, `X-Ooloi-Metrics-Schema: 1`). Errors are
 //! JSON too: `{"error": {"code": "...", "message": "..."}}`. Per-client endpoints refuse
-//! Prometheus (400): one series per client id would be unbounded.
+//! Prometheus (400): one series per client id would be unbounded. Without authentication they
+//! answer only requests from this machine (403 `LOOPBACK_ONLY` otherwise).
 
 use std::time::SystemTime;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -16,6 +18,8 @@ use serde_json::Value;
 use super::Sidecar;
 use super::documents;
 use super::negotiate::{Format, UnknownFormat, negotiate};
+use crate::config::AuthMode;
+use crate::net::Peer;
 use crate::telemetry::metrics;
 
 /// The `Content-Type` of the JSON answers.
@@ -106,8 +110,33 @@ fn refuse_unless_json(uri: &Uri, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
+/// Without authentication, the client list is for this machine only (`auth.mode = none` is
+/// for a trusted machine; on a network the ids it lists would let anyone act as those
+/// clients). A request that did not come over a network (tests, in-process) has no peer.
+fn refuse_remote(sidecar: &Sidecar, peer: Option<&Peer>) -> Option<Response> {
+    let remote = peer
+        .and_then(|p| p.0)
+        .is_some_and(|addr| !addr.ip().is_loopback());
+    (remote && sidecar.server.config().auth.mode == AuthMode::None).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "LOOPBACK_ONLY",
+            "without authentication (auth.mode = none) client statistics are served to this \
+             machine only",
+        )
+    })
+}
+
 /// `GET /health/clients`: every client of the sidecar's tenant, keyed by client id.
-pub async fn clients(State(sidecar): State<Sidecar>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn clients(
+    State(sidecar): State<Sidecar>,
+    peer: Option<Extension<Peer>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refuse_remote(&sidecar, peer.as_deref()) {
+        return refused;
+    }
     if let Some(refused) = refuse_unless_json(&uri, &headers) {
         return refused;
     }
@@ -120,10 +149,14 @@ pub async fn clients(State(sidecar): State<Sidecar>, uri: Uri, headers: HeaderMa
 /// `GET /health/clients/{id}`: one client, or a structured 404.
 pub async fn client(
     State(sidecar): State<Sidecar>,
+    peer: Option<Extension<Peer>>,
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(refused) = refuse_remote(&sidecar, peer.as_deref()) {
+        return refused;
+    }
     if let Some(refused) = refuse_unless_json(&uri, &headers) {
         return refused;
     }

@@ -11,18 +11,26 @@ mod health;
 mod negotiate;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use http::Request;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use crate::identity::{Principal, TenantId};
-use crate::server::Server;
+use crate::net::{self, Activity, Peer};
+use crate::server::{Listen, Server};
 use crate::telemetry::metrics;
 
 pub use health::{JSON_CONTENT_TYPE, SCHEMA_HEADER, SCHEMA_VERSION};
@@ -56,15 +64,60 @@ pub fn router_for_tenant(server: Server, tenant: TenantId) -> Router {
 }
 
 /// Serves the sidecar on `listener` until `shutdown` resolves, then stops accepting and
-/// returns once open requests are answered.
+/// returns once open requests are answered. HTTP/1.1 with hyper, under the sidecar's own
+/// connection cap (`http.max_connections`); a connection must send its first bytes, and each
+/// request its headers, within `limits.handshake_timeout_seconds` (which also ends a
+/// keep-alive connection waiting that long for its next request), and one with no request in
+/// flight for `limits.idle_connection_seconds` is closed.
 pub async fn serve(
     server: &Server,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(server.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = server.connection_limits(Listen::Http);
+    let stats = server.connection_stats(Listen::Http).clone();
+    let listener = net::Listener::new(listener, limits, stats.clone());
+    let routes = router(server.clone());
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout)
+        .keep_alive(true);
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            (io, peer, slot) = listener.accept() => {
+                let io = net::Handshake::new(io, 1, limits.handshake_timeout, Some(stats.clone()));
+                let activity = Arc::new(Activity::default());
+                let in_flight = Arc::clone(&activity);
+                let routes = routes.clone();
+                let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(Peer(Some(peer)));
+                    let guard = in_flight.enter();
+                    let routes = routes.clone();
+                    async move {
+                        let response = routes.oneshot(request).await;
+                        drop(guard);
+                        response
+                    }
+                });
+                let conn = http1.serve_connection(TokioIo::new(io), service);
+                let (stopping, stats) = (stopping.clone(), stats.clone());
+                connections.spawn(async move {
+                    net::drive(conn, &activity, limits.idle_timeout, stopping, &stats).await;
+                    drop(slot);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {

@@ -12,6 +12,10 @@
 //!   appear when they happen.
 //! - [`ClientsCollector`]: clients, subscriptions, events and queue depths (`ooloi_server_*`).
 //! - [`StmCollector`]: STM commits, retries and aborts (`ooloi_server_stm_*`).
+//! - [`ExecutorCollector`]: the executor's threads, queue and refusals
+//!   (`ooloi_server_executor_*`).
+//! - [`ConnectionsCollector`]: each listener's connections: open, accepted, refused over the
+//!   cap, timed out, closed idle, failed accepts (`ooloi_server_connections_*{listener}`).
 //!
 //! Every label takes its values from a fixed set, so the number of series does not depend on
 //! what clients send.
@@ -27,6 +31,8 @@ use super::grpc_stats::{GrpcStats, LATENCY_BUCKETS};
 use super::labels::{GrpcCode, GrpcMethod};
 use crate::api::Api;
 use crate::clients::{ClientRegistry, EventCategory};
+use crate::executor::Executor;
+use crate::net::ConnectionStats;
 
 /// The `descs` of a collector: every family's descriptor.
 fn descs<'a>(families: impl IntoIterator<Item = &'a Family>) -> Vec<&'a Desc> {
@@ -383,5 +389,149 @@ impl Collector for StmCollector {
                 ],
             ),
         ]
+    }
+}
+
+/// The executor domain calls run on.
+#[derive(Debug)]
+pub struct ExecutorCollector {
+    executor: Executor,
+    threads: Family,
+    queued: Family,
+    capacity: Family,
+    submitted: Family,
+    rejected: Family,
+}
+
+impl ExecutorCollector {
+    /// A collector reading `executor`.
+    pub fn new(executor: Executor) -> Self {
+        ExecutorCollector {
+            executor,
+            threads: Family::gauge(
+                "ooloi_server_executor_threads",
+                "Threads that run domain calls.",
+                &[],
+            ),
+            queued: Family::gauge(
+                "ooloi_server_executor_queue_depth",
+                "Calls waiting for an executor thread now.",
+                &[],
+            ),
+            capacity: Family::gauge(
+                "ooloi_server_executor_queue_capacity",
+                "Calls that may wait for an executor thread (executor.queue).",
+                &[],
+            ),
+            submitted: Family::counter(
+                "ooloi_server_executor_calls_total",
+                "Calls accepted by the executor.",
+                &[],
+            ),
+            rejected: Family::counter(
+                "ooloi_server_executor_rejected_total",
+                "Calls refused with RESOURCE_EXHAUSTED because the executor's queue was full.",
+                &[],
+            ),
+        }
+    }
+}
+
+impl Collector for ExecutorCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        descs([
+            &self.threads,
+            &self.queued,
+            &self.capacity,
+            &self.submitted,
+            &self.rejected,
+        ])
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let e = &self.executor;
+        let stats = e.stats();
+        vec![
+            self.threads.single(e.threads() as f64),
+            self.queued.single(e.queued() as f64),
+            self.capacity.single(e.capacity() as f64),
+            self.submitted.single(stats.submitted.load(Relaxed) as f64),
+            self.rejected.single(stats.rejected.load(Relaxed) as f64),
+        ]
+    }
+}
+
+/// Each listener's connections.
+#[derive(Debug)]
+pub struct ConnectionsCollector {
+    listeners: Vec<(&'static str, Arc<ConnectionStats>)>,
+    families: [Family; 6],
+}
+
+impl ConnectionsCollector {
+    /// A collector reading `listeners` (label value, statistics).
+    pub fn new(listeners: Vec<(&'static str, Arc<ConnectionStats>)>) -> Self {
+        let by_listener = |name: &str, help: &str| Family::counter(name, help, &["listener"]);
+        ConnectionsCollector {
+            listeners,
+            families: [
+                Family::gauge(
+                    "ooloi_server_connections_open",
+                    "Connections open now, by listener.",
+                    &["listener"],
+                ),
+                by_listener(
+                    "ooloi_server_connections_accepted_total",
+                    "Connections accepted and served, by listener.",
+                ),
+                by_listener(
+                    "ooloi_server_connections_refused_total",
+                    "Connections closed at once because the listener was at its cap.",
+                ),
+                by_listener(
+                    "ooloi_server_connections_handshake_timeouts_total",
+                    "Connections closed for not completing their handshake in time.",
+                ),
+                by_listener(
+                    "ooloi_server_connections_idle_closed_total",
+                    "Connections closed after the idle timeout with no request in flight.",
+                ),
+                by_listener(
+                    "ooloi_server_connections_accept_errors_total",
+                    "Failed accepts (each backed off), by listener.",
+                ),
+            ],
+        }
+    }
+}
+
+impl Collector for ConnectionsCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        descs(&self.families)
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let read: [fn(&ConnectionStats) -> &AtomicU64; 6] = [
+            |s| &s.open,
+            |s| &s.accepted,
+            |s| &s.refused,
+            |s| &s.handshake_timeouts,
+            |s| &s.idle_closed,
+            |s| &s.accept_errors,
+        ];
+        self.families
+            .iter()
+            .zip(read)
+            .map(|(family, read)| {
+                family.with(
+                    self.listeners
+                        .iter()
+                        .map(|(name, stats)| {
+                            family.sample(&[name], read(stats).load(Relaxed) as f64)
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
     }
 }

@@ -56,19 +56,24 @@ pub struct GrpcMetrics<S> {
 
 /// Counts the gRPC messages in a body as its bytes pass: each message is a 5-byte prefix (a
 /// compression flag and a big-endian length) and then that many bytes. A message counts when
-/// its prefix is complete, wherever the body's chunks split it.
+/// its prefix is complete, wherever the body's chunks split it. The transport's framing checks
+/// use it too ([`crate::grpc`]).
 #[derive(Debug, Default)]
-struct MessageCounter {
+pub struct MessageCounter {
     /// Bytes of the current prefix seen so far (0 to 4).
     prefix_len: usize,
     prefix: [u8; 5],
     /// Payload bytes of the current message still to come.
     payload_left: u64,
+    /// Messages whose prefix has passed.
+    messages: u64,
+    /// Of those, messages whose compression flag was set.
+    compressed: u64,
 }
 
 impl MessageCounter {
     /// Reads `bytes`; returns how many messages started in them.
-    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+    pub fn feed(&mut self, mut bytes: &[u8]) -> u64 {
         let mut started = 0;
         while !bytes.is_empty() {
             if self.payload_left > 0 {
@@ -83,13 +88,30 @@ impl MessageCounter {
             self.prefix_len += 1;
             bytes = &bytes[1..];
             if self.prefix_len == self.prefix.len() {
-                let [_, a, b, c, d] = self.prefix;
+                let [flag, a, b, c, d] = self.prefix;
                 self.payload_left = u64::from(u32::from_be_bytes([a, b, c, d]));
                 self.prefix_len = 0;
                 started += 1;
+                self.compressed += u64::from(flag != 0);
             }
         }
+        self.messages += started;
         started
+    }
+
+    /// Messages whose prefix has passed so far.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
+    /// Of those, how many had the compression flag set.
+    pub fn compressed(&self) -> u64 {
+        self.compressed
+    }
+
+    /// True between messages (no prefix or payload half read).
+    pub fn at_boundary(&self) -> bool {
+        self.prefix_len == 0 && self.payload_left == 0
     }
 }
 

@@ -12,10 +12,14 @@ use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
-use super::collectors::{ClientsCollector, GrpcCollector, StmCollector};
+use super::collectors::{
+    ClientsCollector, ConnectionsCollector, ExecutorCollector, GrpcCollector, StmCollector,
+};
 use super::grpc_stats::GrpcStats;
 use crate::api::Api;
 use crate::clients::ClientRegistry;
+use crate::executor::Executor;
+use crate::net::ConnectionStats;
 
 /// The content type of the page.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -29,6 +33,10 @@ pub struct Sources {
     pub clients: Arc<ClientRegistry>,
     /// The API (its STM's counters).
     pub api: Api,
+    /// The executor domain calls run on.
+    pub executor: Executor,
+    /// Each listener's connection statistics, by label value.
+    pub connections: Vec<(&'static str, Arc<ConnectionStats>)>,
 }
 
 /// What the operating system says about the process, for the health documents. A figure the
@@ -101,6 +109,8 @@ impl Metrics {
         register(Box::new(GrpcCollector::new(sources.grpc)));
         register(Box::new(ClientsCollector::new(sources.clients)));
         register(Box::new(StmCollector::new(sources.api)));
+        register(Box::new(ExecutorCollector::new(sources.executor)));
+        register(Box::new(ConnectionsCollector::new(sources.connections)));
         let process = process_collector();
         if let Some(p) = &process {
             register(Box::new(Shared(Arc::clone(p))));
@@ -174,6 +184,8 @@ mod tests {
             grpc: Arc::new(GrpcStats::new()),
             clients: Arc::new(ClientRegistry::new()),
             api: Api::new(StmConfig::default(), Arc::new(NullSink)),
+            executor: Executor::new(1, 4).unwrap(),
+            connections: vec![("grpc", Arc::new(ConnectionStats::default()))],
         };
         (Metrics::new(sources.clone()), sources)
     }

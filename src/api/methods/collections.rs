@@ -274,11 +274,13 @@ fn register_coll(r: &MethodRegistry, coll: Coll) {
                 return call.write_result(pid);
             }
             len_at(&piece, &vpd, coll, args)?;
-            let values = given
-                .iter()
-                .map(|v| normalize(coll, v))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| in_arg(e, args, 2))?;
+            let mut values = Vec::with_capacity(given.len());
+            for (i, v) in given.iter().enumerate() {
+                if i % 1024 == 1023 {
+                    call.check_deadline(&format!("while reading {many}"))?;
+                }
+                values.push(normalize(coll, v).map_err(|e| in_arg(e, args, 2))?);
+            }
             if coll == Coll::Musicians {
                 prune_layouts(call, &piece, pid, &values)?;
             }

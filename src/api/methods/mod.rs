@@ -129,11 +129,20 @@ fn register_lifecycle(r: &MethodRegistry) {
         "Runs [{:method name :params [...]} ...] in order in one transaction; all or nothing",
         |call, args| {
             let ops = args.elements(0)?;
+            let max = call.limits().max_batch_operations;
+            if ops.len() > max {
+                return Err(Error::LimitExceeded {
+                    limit: "limits.max_batch_operations",
+                    max: max as u64,
+                    what: format!("an atomic batch of {} operations", ops.len()),
+                });
+            }
             let mut results = Vec::with_capacity(ops.len());
             for (index, op) in ops.iter().enumerate() {
+                call.check_deadline(&format!("before operation {index} of {}", ops.len()))?;
                 let fail = |source: Error, method: &str| Error::BatchOperationFailed {
                     index,
-                    method: method.to_owned(),
+                    method: crate::error::quote(method),
                     source: Box::new(source),
                 };
                 let Some(m) = op.as_map() else {
@@ -163,7 +172,11 @@ fn register_lifecycle(r: &MethodRegistry) {
                     return Err(fail(e, &method));
                 }
                 let params = m.get_keyword("params").cloned().unwrap_or(Value::Nil);
-                results.push(run_in_batch(call, &method, &params).map_err(|e| fail(e, &method))?);
+                let result = run_in_batch(call, &method, &params).map_err(|e| fail(e, &method))?;
+                // Counted as it is made: a batch of reads too large to send stops here, before
+                // it builds the rest.
+                call.charge_result(&result)?;
+                results.push(result);
             }
             Ok(Value::vector(results))
         },

@@ -593,6 +593,9 @@ fn transpose_item(
     })
 }
 
+/// Items transposed between two looks at the call's deadline.
+const DEADLINE_CHECK_EVERY: usize = 256;
+
 /// Transposes every item at or under `scope`; `f` gets the key at the item's measure.
 fn transpose(
     call: &mut Call<'_, '_>,
@@ -634,12 +637,16 @@ fn transpose(
         }
     }
     for voice in voices {
+        call.check_deadline("while transposing")?;
         let key = key_at(&piece, voice.0[3].index);
         let g = |n: &Note| f(n, &key);
         let NodeRef::Voice(v) = piece.node(&voice)? else {
             unreachable!("depth-5 paths are voices")
         };
         for (index, item) in v.items.iter().enumerate() {
+            if index % DEADLINE_CHECK_EVERY == DEADLINE_CHECK_EVERY - 1 {
+                call.check_deadline("while transposing")?;
+            }
             let path = voice.child(Coll::Items, index);
             let new = if path.starts_with(&scope) {
                 transpose_item(item, &g)?

@@ -1,0 +1,273 @@
+//! The executor domain calls run on: a fixed set of threads and a bounded queue, so that no
+//! call runs on the async runtime's workers. A long call (a large `atomic` batch, a
+//! transposition over a whole piece) then occupies one executor thread while the runtime keeps
+//! accepting connections, answering health checks and delivering events, and the number of
+//! calls waiting is bounded: when the queue is full a call is refused at once
+//! ([`Busy`], RESOURCE_EXHAUSTED on the wire) instead of piling up.
+//!
+//! A job is a closure; its result comes back through a future that resolves when the job has
+//! run. A panicking job does not take its thread down: the panic ends that job (its future
+//! reports [`JobFailed`]) and the thread goes on with the next one. Dropping the last handle
+//! stops the threads after the jobs already queued.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Counters of the executor (relaxed atomics, read by the metrics collector).
+#[derive(Debug, Default)]
+pub struct ExecutorStats {
+    /// Jobs accepted into the queue.
+    pub submitted: AtomicU64,
+    /// Jobs refused because the queue was full.
+    pub rejected: AtomicU64,
+    /// Jobs that ran to the end (or panicked).
+    pub completed: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    queue: VecDeque<QueuedJob>,
+    stopping: bool,
+}
+
+struct QueuedJob(Job);
+
+impl std::fmt::Debug for QueuedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueuedJob")
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    ready: Condvar,
+    capacity: usize,
+    threads: usize,
+    stats: ExecutorStats,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock, so it never guards half-updated data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The queue was full: the job was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the executor's queue is full ({capacity} calls waiting)")]
+pub struct Busy {
+    /// The queue's capacity.
+    pub capacity: usize,
+}
+
+/// The job panicked; it did not produce a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the call failed inside the server")]
+pub struct JobFailed;
+
+/// The executor. Cheap to clone; the threads stop when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    shared: Arc<Shared>,
+    _stop: Arc<StopOnDrop>,
+}
+
+/// Tells the threads to stop when the last [`Executor`] handle goes.
+#[derive(Debug)]
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().stopping = true;
+        self.0.ready.notify_all();
+    }
+}
+
+impl Executor {
+    /// Starts `threads` threads (at least 1) serving a queue of `capacity` jobs (at least 1).
+    pub fn new(threads: usize, capacity: usize) -> std::io::Result<Executor> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::with_capacity(capacity.clamp(1, 1024)),
+                stopping: false,
+            }),
+            ready: Condvar::new(),
+            capacity: capacity.max(1),
+            threads: threads.max(1),
+            stats: ExecutorStats::default(),
+        });
+        for n in 0..shared.threads {
+            let worker = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name(format!("ooloi-exec-{n}"))
+                .spawn(move || work(&worker))?;
+        }
+        Ok(Executor {
+            _stop: Arc::new(StopOnDrop(Arc::clone(&shared))),
+            shared,
+        })
+    }
+
+    /// Queues `job`; the returned future resolves with its result once it has run. Refused
+    /// at once with [`Busy`] when the queue is full.
+    pub fn spawn<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<impl Future<Output = Result<R, JobFailed>> + Send + 'static, Busy> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A receiver that went away (the client cancelled) does not care for the result.
+            let _ = done.send(job());
+        });
+        {
+            let mut state = self.shared.lock();
+            if state.queue.len() >= self.shared.capacity {
+                drop(state);
+                self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(Busy {
+                    capacity: self.shared.capacity,
+                });
+            }
+            state.queue.push_back(QueuedJob(job));
+        }
+        self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        self.shared.ready.notify_one();
+        Ok(async move { result.await.map_err(|_| JobFailed) })
+    }
+
+    /// Jobs waiting for a thread now.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// The number of threads.
+    pub fn threads(&self) -> usize {
+        self.shared.threads
+    }
+
+    /// The queue's capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &ExecutorStats {
+        &self.shared.stats
+    }
+}
+
+/// One thread: takes jobs until the executor stops and the queue is empty.
+fn work(shared: &Shared) {
+    loop {
+        let job = {
+            let mut state = shared.lock();
+            loop {
+                if let Some(job) = state.queue.pop_front() {
+                    break job;
+                }
+                if state.stopping {
+                    return;
+                }
+                state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        // A panic ends this job only; its sender is dropped, so its caller sees `JobFailed`.
+        let _ = catch_unwind(AssertUnwindSafe(job.0));
+        shared.stats.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn jobs_run_off_the_caller_and_return_their_results() {
+        let executor = Executor::new(2, 8).unwrap();
+        let here = std::thread::current().id();
+        let (value, thread) = executor
+            .spawn(move || (6 * 7, std::thread::current().id()))
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(value, 42);
+        assert_ne!(thread, here);
+        assert_eq!(executor.stats().submitted.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_at_the_limit_accepts() {
+        // One thread, held by a job that waits on the barrier; then exactly `capacity` more
+        // jobs fit, and the one after is refused.
+        let executor = Executor::new(1, 3).unwrap();
+        let hold = Arc::new(Barrier::new(2));
+        let held = Arc::clone(&hold);
+        let first = executor.spawn(move || held.wait()).unwrap();
+        // Wait until the thread has taken the first job, so the queue is empty.
+        while executor.queued() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let queued: Vec<_> = (0..3)
+            .map(|i| executor.spawn(move || i).expect("within capacity"))
+            .collect();
+        assert_eq!(executor.queued(), 3);
+        assert_eq!(executor.spawn(|| 99).err(), Some(Busy { capacity: 3 }));
+        assert_eq!(executor.stats().rejected.load(Ordering::Relaxed), 1);
+        hold.wait();
+        first.await.unwrap();
+        let mut results = Vec::new();
+        for job in queued {
+            results.push(job.await.unwrap());
+        }
+        assert_eq!(results, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_thread_goes_on() {
+        let executor = Executor::new(1, 4).unwrap();
+        let failed = executor
+            .spawn(|| -> u8 { panic!("a bug in one call") })
+            .unwrap();
+        assert_eq!(failed.await, Err(JobFailed));
+        let after = executor.spawn(|| 7).unwrap();
+        assert_eq!(after.await, Ok(7));
+    }
+
+    #[test]
+    fn dropping_the_executor_stops_its_threads_after_the_queue() {
+        let executor = Executor::new(2, 16).unwrap();
+        let ran = Arc::new(AtomicU64::new(0));
+        for _ in 0..10 {
+            let ran = Arc::clone(&ran);
+            // The result is not awaited: the jobs must run all the same.
+            drop(
+                executor
+                    .spawn(move || {
+                        std::thread::sleep(Duration::from_millis(1));
+                        ran.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .unwrap(),
+            );
+        }
+        let shared = Arc::clone(&executor.shared);
+        drop(executor);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // The threads hold the last references once the handle is gone; they drop them when
+        // they exit, after the queue is empty.
+        while Arc::strong_count(&shared) > 1 {
+            assert!(std::time::Instant::now() < deadline, "threads did not stop");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(ran.load(Ordering::Relaxed), 10);
+    }
+}
