@@ -5,6 +5,12 @@
 //! calls waiting is bounded: when the queue is full a call is refused at once
 //! ([`Busy`], RESOURCE_EXHAUSTED on the wire) instead of piling up.
 //!
+//! Jobs come in two [`Lane`]s. A heavy job (a large request: a big `atomic` batch) may occupy
+//! all threads but one, so one thread always stays free for light jobs (`get-title`, one edit):
+//! four clients sending maximal batches make each other wait, but not everyone else. With one
+//! thread there is no such reserve. Light jobs are taken first; within a lane, first come first
+//! served.
+//!
 //! A job is a closure; its result comes back through a future that resolves when the job has
 //! run. A panicking job does not take its thread down: the panic ends that job (its future
 //! reports [`JobFailed`]) and the thread goes on with the next one. Dropping the last handle
@@ -30,10 +36,28 @@ pub struct ExecutorStats {
     pub completed: AtomicU64,
 }
 
+/// How much a job is expected to cost, from what the request looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// A small request: runs on any thread.
+    Light,
+    /// A large request: never on the last free thread.
+    Heavy,
+}
+
 #[derive(Debug)]
 struct State {
-    queue: VecDeque<QueuedJob>,
+    light: VecDeque<QueuedJob>,
+    heavy: VecDeque<QueuedJob>,
+    /// Heavy jobs running now.
+    heavy_running: usize,
     stopping: bool,
+}
+
+impl State {
+    fn queued(&self) -> usize {
+        self.light.len() + self.heavy.len()
+    }
 }
 
 struct QueuedJob(Job);
@@ -50,6 +74,8 @@ struct Shared {
     ready: Condvar,
     capacity: usize,
     threads: usize,
+    /// Heavy jobs that may run at once: all threads but one (when there are two or more).
+    max_heavy: usize,
     stats: ExecutorStats,
 }
 
@@ -94,14 +120,18 @@ impl Drop for StopOnDrop {
 impl Executor {
     /// Starts `threads` threads (at least 1) serving a queue of `capacity` jobs (at least 1).
     pub fn new(threads: usize, capacity: usize) -> std::io::Result<Executor> {
+        let threads = threads.max(1);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                queue: VecDeque::with_capacity(capacity.clamp(1, 1024)),
+                light: VecDeque::new(),
+                heavy: VecDeque::new(),
+                heavy_running: 0,
                 stopping: false,
             }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
-            threads: threads.max(1),
+            threads,
+            max_heavy: if threads > 1 { threads - 1 } else { 1 },
             stats: ExecutorStats::default(),
         });
         for n in 0..shared.threads {
@@ -116,10 +146,19 @@ impl Executor {
         })
     }
 
-    /// Queues `job`; the returned future resolves with its result once it has run. Refused
-    /// at once with [`Busy`] when the queue is full.
+    /// Queues `job` in the light lane (see [`Executor::spawn_in`]).
     pub fn spawn<R: Send + 'static>(
         &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<impl Future<Output = Result<R, JobFailed>> + Send + 'static, Busy> {
+        self.spawn_in(Lane::Light, job)
+    }
+
+    /// Queues `job` in `lane`; the returned future resolves with its result once it has run.
+    /// Refused at once with [`Busy`] when the queue (both lanes together) is full.
+    pub fn spawn_in<R: Send + 'static>(
+        &self,
+        lane: Lane,
         job: impl FnOnce() -> R + Send + 'static,
     ) -> Result<impl Future<Output = Result<R, JobFailed>> + Send + 'static, Busy> {
         let (done, result) = oneshot::channel();
@@ -129,23 +168,28 @@ impl Executor {
         });
         {
             let mut state = self.shared.lock();
-            if state.queue.len() >= self.shared.capacity {
+            if state.queued() >= self.shared.capacity {
                 drop(state);
                 self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
                 return Err(Busy {
                     capacity: self.shared.capacity,
                 });
             }
-            state.queue.push_back(QueuedJob(job));
+            match lane {
+                Lane::Light => state.light.push_back(QueuedJob(job)),
+                Lane::Heavy => state.heavy.push_back(QueuedJob(job)),
+            }
         }
         self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        self.shared.ready.notify_one();
+        // A waiting thread may be one that cannot take this job (a heavy job while the heavy
+        // threads are busy), so all look; there are as many as cores.
+        self.shared.ready.notify_all();
         Ok(async move { result.await.map_err(|_| JobFailed) })
     }
 
     /// Jobs waiting for a thread now.
     pub fn queued(&self) -> usize {
-        self.shared.lock().queue.len()
+        self.shared.lock().queued()
     }
 
     /// The number of threads.
@@ -164,16 +208,23 @@ impl Executor {
     }
 }
 
-/// One thread: takes jobs until the executor stops and the queue is empty.
+/// One thread: takes jobs, light ones first and heavy ones while fewer than `max_heavy` run,
+/// until the executor stops and the queue is empty.
 fn work(shared: &Shared) {
     loop {
-        let job = {
+        let (job, heavy) = {
             let mut state = shared.lock();
             loop {
-                if let Some(job) = state.queue.pop_front() {
-                    break job;
+                if let Some(job) = state.light.pop_front() {
+                    break (job, false);
                 }
-                if state.stopping {
+                if state.heavy_running < shared.max_heavy
+                    && let Some(job) = state.heavy.pop_front()
+                {
+                    state.heavy_running += 1;
+                    break (job, true);
+                }
+                if state.stopping && state.queued() == 0 {
                     return;
                 }
                 state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -182,6 +233,14 @@ fn work(shared: &Shared) {
         // A panic ends this job only; its sender is dropped, so its caller sees `JobFailed`.
         let _ = catch_unwind(AssertUnwindSafe(job.0));
         shared.stats.completed.fetch_add(1, Ordering::Relaxed);
+        if heavy {
+            let mut state = shared.lock();
+            state.heavy_running -= 1;
+            if !state.heavy.is_empty() {
+                drop(state);
+                shared.ready.notify_all();
+            }
+        }
     }
 }
 
@@ -230,6 +289,39 @@ mod tests {
             results.push(job.await.unwrap());
         }
         assert_eq!(results, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn heavy_jobs_leave_one_thread_to_light_ones() {
+        let executor = Executor::new(2, 16).unwrap();
+        let hold = Arc::new(Barrier::new(2));
+        // One heavy job holds a thread; a second heavy job must wait for it, not take the
+        // other thread, which stays free for a light job.
+        let held = Arc::clone(&hold);
+        let first = executor.spawn_in(Lane::Heavy, move || held.wait()).unwrap();
+        while executor.queued() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second_ran = Arc::new(AtomicU64::new(0));
+        let flag = Arc::clone(&second_ran);
+        let second = executor
+            .spawn_in(Lane::Heavy, move || flag.fetch_add(1, Ordering::SeqCst))
+            .unwrap();
+        let light = executor.spawn(|| "light").unwrap();
+        assert_eq!(
+            light.await,
+            Ok("light"),
+            "the light job ran beside the heavy one"
+        );
+        assert_eq!(
+            second_ran.load(Ordering::SeqCst),
+            0,
+            "the second heavy job waits"
+        );
+        assert_eq!(executor.queued(), 1);
+        hold.wait();
+        first.await.unwrap();
+        assert_eq!(second.await, Ok(0));
     }
 
     #[tokio::test]

@@ -130,6 +130,15 @@ fn confirmation(id: &ClientId) -> Arc<Event> {
     ))
 }
 
+/// Where an event goes in a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// Behind what is queued (every event but one).
+    Back,
+    /// First, never dropped (the registration confirmation).
+    First,
+}
+
 /// Pushes `event` to each of `clients`' queues and counts it, per client and (once, for the
 /// whole fan-out) server-wide. Never blocks. Returns how many queues accepted it.
 fn deliver<'c>(
@@ -138,9 +147,22 @@ fn deliver<'c>(
     event: &Arc<Event>,
     category: EventCategory,
 ) -> usize {
+    deliver_at(registry, clients, event, category, Place::Back)
+}
+
+fn deliver_at<'c>(
+    registry: &ClientRegistry,
+    clients: impl IntoIterator<Item = &'c Arc<Client>>,
+    event: &Arc<Event>,
+    category: EventCategory,
+    place: Place,
+) -> usize {
     let mut tally = OfferTally::default();
     for client in clients {
-        let offer = client.queue().offer(Arc::clone(event));
+        let offer = match place {
+            Place::Back => client.queue().offer(Arc::clone(event)),
+            Place::First => client.queue().offer_first(Arc::clone(event)),
+        };
         tally.count(&offer);
         let stats = client.stats();
         if offer == Offer::Refused {
@@ -188,16 +210,19 @@ impl EventRouter {
         queue_capacity: usize,
     ) -> Result<Arc<Client>, RegistryError> {
         let confirmation = confirmation(&id);
-        // The confirmation is queued before the client is visible to anyone, so it is always
-        // the first event of its stream, however many registrations race with it.
+        // The confirmation is put first in the new client's queue before anyone else can find
+        // the client, so it is always the first event of the stream, however many
+        // registrations race with it and however many of their broadcasts arrive before the
+        // client reads.
         let client =
             self.registry
                 .register_with(principal, id, display_name, queue_capacity, |client| {
-                    deliver(
+                    deliver_at(
                         &self.registry,
                         [client],
                         &confirmation,
                         EventCategory::Connect,
+                        Place::First,
                     );
                 })?;
         self.tell_tenant(

@@ -5,7 +5,9 @@
 //! (drop-oldest) and counted; the next delivery after an overflow is a `client-events-dropped`
 //! marker `{:count n :pieces #{...}}`, so the client knows exactly how much it missed and which
 //! pieces to refetch. Sequence numbers are assigned as events are delivered, so the client sees
-//! them gap-free (the marker takes one too). The consumer side is a poll function that parks a
+//! them gap-free (the marker takes one too). One event can be put first
+//! ([`EventQueue::offer_first`], the registration confirmation): it is delivered before
+//! anything else and never dropped, however many events arrive before the client reads. The consumer side is a poll function that parks a
 //! `Waker`, so any async runtime can drive it; nothing here depends on one.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -39,6 +41,8 @@ impl Delivery {
 
 #[derive(Debug)]
 struct State {
+    /// Delivered before everything else, never dropped.
+    first: Option<Arc<Event>>,
     events: VecDeque<Arc<Event>>,
     capacity: usize,
     dropped: u64,
@@ -76,6 +80,7 @@ impl EventQueue {
     pub fn new(capacity: usize) -> Self {
         EventQueue {
             state: Mutex::new(State {
+                first: None,
                 events: VecDeque::with_capacity(capacity.min(64)),
                 capacity: capacity.max(1),
                 dropped: 0,
@@ -128,6 +133,28 @@ impl EventQueue {
         outcome
     }
 
+    /// Puts `event` first: it is delivered before anything queued, and a full queue drops other
+    /// events, never this one. Only one event can be first, and only before the first delivery;
+    /// after that this is [`EventQueue::offer`].
+    pub fn offer_first(&self, event: Arc<Event>) -> Offer {
+        let waker = {
+            let mut s = self.lock();
+            if s.closed || s.refusing {
+                return Offer::Refused;
+            }
+            if s.first.is_some() || s.next_sequence > 1 {
+                drop(s);
+                return self.offer(event);
+            }
+            s.first = Some(event);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Offer::Queued
+    }
+
     /// The next delivery, if one is ready: the overflow marker first, then events in order.
     pub fn try_next(&self) -> Option<Delivery> {
         let mut s = self.lock();
@@ -135,6 +162,11 @@ impl EventQueue {
     }
 
     fn next_locked(s: &mut State) -> Option<Delivery> {
+        if let Some(event) = s.first.take() {
+            let sequence = s.next_sequence;
+            s.next_sequence += 1;
+            return Some(Delivery::Event { sequence, event });
+        }
         if s.dropped > 0 {
             let sequence = s.next_sequence;
             s.next_sequence += 1;
@@ -178,9 +210,10 @@ impl EventQueue {
         }
     }
 
-    /// Events waiting now.
+    /// Events waiting now (the one put first included).
     pub fn len(&self) -> usize {
-        self.lock().events.len()
+        let s = self.lock();
+        s.events.len() + usize::from(s.first.is_some())
     }
 
     /// True when no event is waiting.
@@ -233,6 +266,39 @@ mod tests {
             }
             Delivery::Dropped { .. } => None,
         }
+    }
+
+    #[test]
+    fn the_event_put_first_is_delivered_first_and_never_dropped() {
+        let q = EventQueue::new(3);
+        assert_eq!(q.offer_first(event(0, None)), Offer::Queued);
+        for n in 1..=10 {
+            q.push(event(n, None));
+        }
+        assert_eq!(
+            q.len(),
+            4,
+            "the first event is not counted against the capacity"
+        );
+        let first = q.try_next().unwrap();
+        assert_eq!((first.sequence(), payload(&first)), (1, Some(0)));
+        let marker = q.try_next().unwrap();
+        assert!(matches!(
+            marker,
+            Delivery::Dropped {
+                sequence: 2,
+                count: 7,
+                ..
+            }
+        ));
+        let next = q.try_next().unwrap();
+        assert_eq!((next.sequence(), payload(&next)), (3, Some(8)));
+        // After the first delivery there is no first place any more.
+        assert_eq!(q.offer_first(event(99, None)), Offer::Queued);
+        let rest: Vec<Option<i64>> = std::iter::from_fn(|| q.try_next())
+            .map(|d| payload(&d))
+            .collect();
+        assert_eq!(rest, [Some(9), Some(10), Some(99)]);
     }
 
     #[test]

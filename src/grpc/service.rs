@@ -23,6 +23,7 @@ use super::stub::ooloi_service_server::OoloiService;
 use crate::clients::{Client, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
 use crate::events::{Delivery, Event};
+use crate::executor::Lane;
 use crate::identity::{Caller, ClientId};
 use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
@@ -30,6 +31,9 @@ use crate::value::{Value, ValueLimits, wire};
 
 /// How long a client refused for a full executor queue is told to wait.
 const OVERLOADED_RETRY_MS: u64 = 100;
+
+/// Requests whose parameters encode to more than this run in the executor's heavy lane.
+pub const HEAVY_REQUEST_BYTES: usize = 4096;
 
 /// The service: the server state, the limits applied to incoming values, and the event
 /// streams it has open.
@@ -135,6 +139,12 @@ impl OoloiService for OoloiGrpc {
             self.server.config().limits.max_call(),
         );
         let RequestFrame { method, params } = request.into_inner();
+        // A large request (a big batch) is expected to be long work: it may not take the
+        // executor's last free thread, which stays for everyone else's small calls.
+        let lane = match &params {
+            Some(bytes) if bytes.len() > HEAVY_REQUEST_BYTES => Lane::Heavy,
+            _ => Lane::Light,
+        };
         let api = self.server.api().clone();
         let limits = self.limits;
         // Decoding, the call and encoding all run on the executor: each is CPU work that grows
@@ -148,14 +158,14 @@ impl OoloiService for OoloiGrpc {
             let result = api.execute_until(&caller, &method, &params, Some(deadline))?;
             Ok(wire::encode(&result).into())
         };
-        let running = self
-            .server
-            .executor()
-            .spawn(job)
-            .map_err(|busy| Error::Overloaded {
-                message: busy.to_string(),
-                retry_after_ms: OVERLOADED_RETRY_MS,
-            })?;
+        let running =
+            self.server
+                .executor()
+                .spawn_in(lane, job)
+                .map_err(|busy| Error::Overloaded {
+                    message: busy.to_string(),
+                    retry_after_ms: OVERLOADED_RETRY_MS,
+                })?;
         let outcome = running
             .await
             .unwrap_or_else(|_| Err(Error::Internal("the call failed".into())));
