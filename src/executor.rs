@@ -15,11 +15,26 @@
 //! run. A panicking job does not take its thread down: the panic ends that job (its future
 //! reports [`JobFailed`]) and the thread goes on with the next one. Dropping the last handle
 //! stops the threads after the jobs already queued.
+//!
+//! Tested three ways: unit tests of each rule, the hardening tests through the server, and a
+//! shuttle exploration of the lanes (`--features shuttle`, where the threads, mutex and
+//! condition variable are shuttle's).
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+#[cfg(feature = "shuttle")]
+use shuttle::{
+    sync::{Condvar, Mutex, MutexGuard},
+    thread,
+};
+#[cfg(not(feature = "shuttle"))]
+use std::{
+    sync::{Condvar, Mutex, MutexGuard},
+    thread,
+};
 
 use tokio::sync::oneshot;
 
@@ -136,7 +151,7 @@ impl Executor {
         });
         for n in 0..shared.threads {
             let worker = Arc::clone(&shared);
-            std::thread::Builder::new()
+            thread::Builder::new()
                 .name(format!("ooloi-exec-{n}"))
                 .spawn(move || work(&worker))?;
         }
@@ -244,7 +259,7 @@ fn work(shared: &Shared) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "shuttle")))]
 mod tests {
     use super::*;
     use std::sync::Barrier;
@@ -361,5 +376,83 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(ran.load(Ordering::Relaxed), 10);
+    }
+}
+
+/// Schedule exploration (`cargo test --features shuttle --lib executor::shuttle_tests`): two
+/// heavy jobs and a light one on two threads, where the first heavy job can only finish after
+/// the light one has run. If a second heavy job could take the last free thread, the light job
+/// would never run and shuttle would report the deadlock (it does, with the reserve removed);
+/// every schedule must complete every job, with never more than one heavy job running.
+#[cfg(all(test, feature = "shuttle"))]
+mod shuttle_tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Observed {
+        light_done: bool,
+        heavy_running: usize,
+        heavy_most: usize,
+        finished: usize,
+    }
+
+    type Seen = Arc<(Mutex<Observed>, Condvar)>;
+
+    fn heavy(seen: Seen) -> impl FnOnce() + Send + 'static {
+        move || {
+            let (lock, changed) = &*seen;
+            let mut o = lock.lock().unwrap();
+            o.heavy_running += 1;
+            o.heavy_most = o.heavy_most.max(o.heavy_running);
+            while !o.light_done {
+                o = changed.wait(o).unwrap();
+            }
+            o.heavy_running -= 1;
+            o.finished += 1;
+            changed.notify_all();
+        }
+    }
+
+    fn scenario() {
+        let executor = Executor::new(2, 8).unwrap();
+        let seen: Seen = Arc::new((Mutex::new(Observed::default()), Condvar::new()));
+        let submitter = {
+            let (executor, seen) = (executor.clone(), Arc::clone(&seen));
+            thread::spawn(move || {
+                drop(
+                    executor
+                        .spawn_in(Lane::Heavy, heavy(Arc::clone(&seen)))
+                        .unwrap(),
+                );
+                drop(executor.spawn_in(Lane::Heavy, heavy(seen)).unwrap());
+            })
+        };
+        let light_seen = Arc::clone(&seen);
+        drop(
+            executor
+                .spawn(move || {
+                    let (lock, changed) = &*light_seen;
+                    let mut o = lock.lock().unwrap();
+                    o.light_done = true;
+                    o.finished += 1;
+                    changed.notify_all();
+                })
+                .unwrap(),
+        );
+        submitter.join().unwrap();
+        let (lock, changed) = &*seen;
+        let mut o = lock.lock().unwrap();
+        while o.finished < 3 {
+            o = changed.wait(o).unwrap();
+        }
+        assert!(o.heavy_most <= 1, "two heavy jobs ran at once");
+        drop(o);
+        drop(executor);
+    }
+
+    #[test]
+    fn a_light_job_always_finds_a_thread_and_every_job_completes() {
+        shuttle::check_random(scenario, 2000);
+        shuttle::check_pct(scenario, 2000, 3);
     }
 }
