@@ -243,3 +243,62 @@ fn the_server_warns_about_settings_it_does_not_act_on() {
         "{lines:?}"
     );
 }
+
+/// Without authentication the server is for a trusted machine (Redis's protected mode): it
+/// refuses to listen beyond loopback unless told the network is trusted, and then warns.
+#[test]
+fn without_authentication_the_server_listens_on_loopback_only_unless_told_otherwise() {
+    for listen in [
+        ["--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0"],
+        ["--grpc-listen", "127.0.0.1:0", "--http-listen", "[::]:0"],
+    ] {
+        let (code, _, err) = server(&listen);
+        assert_eq!(code, Some(2), "{listen:?}: {err}");
+        assert!(
+            err.contains("refusing to listen beyond this machine")
+                && err.contains("auth.allow_insecure_network"),
+            "{err}"
+        );
+    }
+    // Told the network is trusted: it starts, and says what that means.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+        .args(["--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0"])
+        .env("OOLOI__AUTH__ALLOW_INSECURE_NETWORK", "true")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        let ready = line.contains("ooloi-server ready");
+        lines.push(line);
+        if ready {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("ooloi-server ready")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("without authentication")),
+        "{lines:?}"
+    );
+}

@@ -4,7 +4,7 @@
 //!
 //! | defect | test |
 //! |---|---|
-//! | idle connections held forever | `idle_connections_are_closed_and_the_server_stays_reachable` (1,100 against 1,024 fds, a spawned server), `a_connection_with_nothing_in_flight_is_closed_after_the_idle_timeout` |
+//! | idle connections held forever | `idle_connections_are_closed_and_the_server_stays_reachable` (1,100 against 1,024 fds, a spawned server), `a_connection_with_nothing_in_flight_is_closed_after_the_idle_timeout`, `the_sidecar_times_out_silent_and_idle_connections` |
 //! | long calls on the async workers | `a_light_call_stays_fast_while_four_clients_send_maximal_batches`, `a_full_executor_queue_refuses_at_once` |
 //! | O(n²) batches | `a_batch_at_the_cap_runs_and_one_past_is_refused`, the `add-item` benchmark |
 //! | unbounded responses | `three_hundred_reads_of_a_large_voice_are_refused_within_bounded_memory`, `a_response_past_the_limit_is_resource_exhausted` |
@@ -728,4 +728,56 @@ fn idle_connections_are_closed_and_the_server_stays_reachable() {
     });
     let log = server.log.lock().unwrap().join("\n");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sidecar_times_out_silent_and_idle_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = config(&[("OOLOI__LIMITS__HANDSHAKE_TIMEOUT_SECONDS", "1")]);
+    let server = ooloi_server::server::Server::opened(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = server.clone();
+    let task = tokio::spawn(async move {
+        ooloi_server::http::serve(&serving, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let started = Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return started.elapsed(),
+                Ok(Ok(_)) => continue,
+                Err(_) => panic!("the sidecar kept a connection open for 10 s"),
+            }
+        }
+    };
+    // Silent: never sends a byte.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(closed_within(silent).await >= Duration::from_millis(900));
+    // Half a request's headers, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    closed_within(slow).await;
+    // A keep-alive connection that has been answered and then waits.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    closed_within(idle).await;
+    assert!(
+        server
+            .connection_stats(ooloi_server::server::Listen::Http)
+            .handshake_timeouts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
 }

@@ -191,6 +191,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_authentication_client_statistics_are_for_this_machine_only() {
+        let s = server();
+        let from = |peer: &str| {
+            let mut request = Request::builder()
+                .uri("/health/clients")
+                .body(Body::empty())
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(Peer(Some(peer.parse().unwrap())));
+            request
+        };
+        for (peer, expected) in [
+            ("127.0.0.1:5000", StatusCode::OK),
+            ("[::1]:5000", StatusCode::OK),
+            ("10.1.2.3:5000", StatusCode::FORBIDDEN),
+            ("[2001:db8::1]:5000", StatusCode::FORBIDDEN),
+        ] {
+            let response = router(s.clone()).oneshot(from(peer)).await.unwrap();
+            assert_eq!(response.status(), expected, "{peer}");
+        }
+        let mut remote = from("10.1.2.3:5000");
+        *remote.uri_mut() = "/health/clients/someone".parse().unwrap();
+        let response = router(s.clone()).oneshot(remote).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(doc["error"]["code"], "LOOPBACK_ONLY");
+        // The rest of the sidecar answers anyone (probes and scrapers).
+        let mut metrics = from("10.1.2.3:5000");
+        *metrics.uri_mut() = "/metrics".parse().unwrap();
+        assert_eq!(
+            router(s).oneshot(metrics).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
     async fn readiness_drives_readyz_and_health_but_not_livez() {
         let s = server();
         assert_eq!(get(&s, "/livez", &[]).await.0, StatusCode::OK);

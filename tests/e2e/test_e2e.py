@@ -416,6 +416,19 @@ class Errors(E2eCase):
         )
         self.assertEqual(info.metadata["method"], "frobnicate")
 
+    def test_a_one_mebibyte_method_name_gets_a_short_unimplemented(self):
+        # The server quotes at most 128 characters of it: grpcio accepts the trailers (its
+        # limit is 8 KiB) and reports UNIMPLEMENTED, not RESOURCE_EXHAUSTED.
+        c = self.client("typist")
+        with self.assertRaises(grpc.RpcError) as caught:
+            c.call("m" * (1 << 20), [])
+        info, _ = self.assert_status(
+            caught.exception, grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND"
+        )
+        self.assertLess(len(caught.exception.details()), 1024)
+        self.assertLessEqual(len(info.metadata["method"]), 129)
+        self.assertTrue(info.metadata["method"].endswith("…"))
+
     def test_a_wrong_argument_count_is_invalid_params(self):
         c = self.client("arity")
         with self.assertRaises(grpc.RpcError) as caught:
