@@ -4,6 +4,11 @@
 //! Baseline in the same run: the same items in plain nested `Vec`s of plain structs (what the
 //! persistent structure costs over the simplest possible layout).
 //!
+//! Also, the cost of growing and shrinking one voice against its length (10, 1,000 and 10,000
+//! items): an `add-item` at its end followed by a `remove-item` of that item, and an `atomic`
+//! batch of 1,000 `add-item`s (a maximal batch), each on a voice that a committed version still
+//! shares, as every call's working copy does.
+//!
 //! Run: `cargo bench --bench model` (add `-- --quick` for a short smoke run). Prints a table of
 //! medians over repeated runs. `-- --profile-set-item` runs only the 1-thread `set-item` loop for
 //! 3 s, for `perf record`.
@@ -221,8 +226,92 @@ fn set_item_rate(api: &Api, pid: PieceId, threads: usize, duration: Duration) ->
     (total as f64 / secs, api.stm().stats().retries())
 }
 
+/// A piece with one voice of `len` items.
+fn piece_with_voice(len: usize) -> Piece {
+    let notes = notes();
+    let mut piece = Piece::new(PieceId::mint(), "Long voice");
+    let voice = Voice {
+        attrs: ValueMap::new(),
+        items: (0..len)
+            .map(|i| {
+                Item::Pitch(Pitch {
+                    note: notes[i % notes.len()],
+                    duration: ratio(1, 8),
+                    attachments: CowVec::new(),
+                    attrs: ValueMap::new(),
+                })
+            })
+            .collect(),
+    };
+    let staff = Staff {
+        id: EntityId::mint(),
+        attrs: ValueMap::new(),
+        measures: std::iter::once(Measure {
+            attrs: ValueMap::new(),
+            voices: CowVec::unit(voice),
+        })
+        .collect(),
+    };
+    let instrument = Instrument {
+        id: EntityId::mint(),
+        attrs: ValueMap::new(),
+        staves: CowVec::unit(staff),
+    };
+    piece.musicians = CowVec::unit(Musician {
+        id: EntityId::mint(),
+        attrs: ValueMap::new(),
+        instruments: CowVec::unit(instrument),
+    });
+    piece
+}
+
+/// Per `add-item` + `remove-item` pair, and per maximal batch, on a voice of `len` items.
+fn voice_costs(len: usize, runs: usize, pairs: usize) -> (Duration, Duration) {
+    let api = Api::new(StmConfig::default(), Arc::new(NullSink));
+    let caller = Caller::local();
+    let pid = api
+        .import_piece(&caller, piece_with_voice(len))
+        .expect("imports");
+    let voice = Value::vector(
+        std::iter::once(Value::keyword("m"))
+            .chain((0..5).map(|_| Value::Int(0)))
+            .collect::<Vec<_>>(),
+    );
+    let pid_value = Value::string(pid.to_string());
+    let item = Item::Pitch(Pitch {
+        note: "C4".parse().expect("valid"),
+        duration: ratio(1, 4),
+        attachments: CowVec::new(),
+        attrs: ValueMap::new(),
+    })
+    .to_value();
+    let add = Value::vector([voice.clone(), pid_value.clone(), item.clone()]);
+    let remove = Value::vector([voice.clone(), pid_value.clone(), Value::Int(len as i64)]);
+    let pair = time(runs, || {
+        for _ in 0..pairs {
+            api.execute(&caller, "add-item", &add).expect("add-item");
+            api.execute(&caller, "remove-item", &remove)
+                .expect("remove-item");
+        }
+    }) / pairs as u32;
+    let op = Value::map([
+        (Value::keyword("method"), Value::string("add-item")),
+        (Value::keyword("params"), add),
+    ]);
+    let batch = Value::vector([Value::vector(vec![op; 1000])]);
+    let batch_time = time(runs.min(5), || {
+        api.execute(&caller, "atomic", &batch).expect("atomic")
+    });
+    (pair, batch_time)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--voice-length") {
+        // Only the voice-length measurements.
+        print_voice_costs(quick);
+        return;
+    }
     if std::env::args().any(|a| a == "--profile-set-item") {
         // Only the 1-thread set-item loop, for `perf record`.
         let api = Api::new(StmConfig::default(), Arc::new(NullSink));
@@ -274,4 +363,23 @@ fn main() {
     println!(
         "| STM retries during the set-item runs | 1 thread: {retries_one}, both runs: {retries_total} | - | - |"
     );
+    println!();
+    print_voice_costs(quick);
+}
+
+fn print_voice_costs(quick: bool) {
+    let (runs, pairs) = if quick { (3, 200) } else { (11, 2000) };
+    println!("| voice length | add-item + remove-item | atomic of 1,000 add-items |");
+    println!("|---:|---:|---:|");
+    let mut first = None;
+    for len in [10, 1_000, 10_000] {
+        let (pair, batch) = voice_costs(len, runs, pairs);
+        let base = *first.get_or_insert(pair);
+        println!(
+            "| {len} | {:.1} µs ({:.2}x the 10-item voice) | {:.2} ms |",
+            pair.as_secs_f64() * 1e6,
+            pair.as_secs_f64() / base.as_secs_f64(),
+            batch.as_secs_f64() * 1e3
+        );
+    }
 }
