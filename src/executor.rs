@@ -66,6 +66,8 @@ struct State {
     heavy: VecDeque<QueuedJob>,
     /// Heavy jobs running now.
     heavy_running: usize,
+    /// Threads waiting on the condition variable.
+    idle: usize,
     stopping: bool,
 }
 
@@ -141,6 +143,7 @@ impl Executor {
                 light: VecDeque::new(),
                 heavy: VecDeque::new(),
                 heavy_running: 0,
+                idle: 0,
                 stopping: false,
             }),
             ready: Condvar::new(),
@@ -181,7 +184,7 @@ impl Executor {
             // A receiver that went away (the client cancelled) does not care for the result.
             let _ = done.send(job());
         });
-        {
+        let wake = {
             let mut state = self.shared.lock();
             if state.queued() >= self.shared.capacity {
                 drop(state);
@@ -194,11 +197,15 @@ impl Executor {
                 Lane::Light => state.light.push_back(QueuedJob(job)),
                 Lane::Heavy => state.heavy.push_back(QueuedJob(job)),
             }
-        }
+            state.idle > 0
+        };
         self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        // A waiting thread may be one that cannot take this job (a heavy job while the heavy
-        // threads are busy), so all look; there are as many as cores.
-        self.shared.ready.notify_all();
+        // Every waiting thread is idle and can take any job the lanes allow, so waking one is
+        // enough (waking all cost each call a futile wake-up of the others). A heavy job that
+        // no thread may take yet is taken when a heavy job ends, which notifies again.
+        if wake {
+            self.shared.ready.notify_one();
+        }
         Ok(async move { result.await.map_err(|_| JobFailed) })
     }
 
@@ -227,6 +234,7 @@ impl Executor {
 /// until the executor stops and the queue is empty.
 fn work(shared: &Shared) {
     loop {
+        let mut yielded = false;
         let (job, heavy) = {
             let mut state = shared.lock();
             loop {
@@ -242,7 +250,21 @@ fn work(shared: &Shared) {
                 if state.stopping && state.queued() == 0 {
                     return;
                 }
+                if !yielded {
+                    // Under load the next call is usually being decoded right now on an async
+                    // worker: give it the core once before sleeping, so that it is queued
+                    // without a wake-up (a futex wake and a context switch per call; this
+                    // halved the context switches per call at 64 callers, BENCHMARKS.md).
+                    yielded = true;
+                    drop(state);
+                    thread::yield_now();
+                    state = shared.lock();
+                    continue;
+                }
+                // Counted, so that a submission wakes a thread only when one sleeps.
+                state.idle += 1;
                 state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.idle -= 1;
             }
         };
         // A panic ends this job only; its sender is dropped, so its caller sees `JobFailed`.

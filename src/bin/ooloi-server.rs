@@ -17,6 +17,11 @@ use ooloi_server::{grpc, http, telemetry};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// jemalloc, whose background thread returns freed memory to the system: with glibc's malloc
+/// the memory of clients that came and went stayed with the process (BENCHMARKS.md, Stage 4c).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -22,7 +22,7 @@ use crate::session;
 const MB: f64 = 1024.0 * 1024.0;
 
 /// Resident memory once it stops moving (within 1% over 200 ms), read at most 30 times.
-async fn settled_rss(pid: u32) -> Result<u64, Failure> {
+pub async fn settled_rss(pid: u32) -> Result<u64, Failure> {
     let mut last = rss_bytes(pid)?;
     for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(200)).await;

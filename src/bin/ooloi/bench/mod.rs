@@ -3,9 +3,10 @@
 //! concurrencies plus an open-loop fixed rate), `echo` (the same load against a bare tonic echo
 //! service in this process: the plain-gRPC baseline), `fanout` (commit-to-delivery latency and
 //! saturation with many subscribers) and `memory` (resident memory with clients that never
-//! read). `--spawn` starts a fresh sibling `ooloi-server` per scenario and kills it afterwards;
+//! read), `burst` (whether memory comes back after 2,000 clients register and leave). `--spawn` starts a fresh sibling `ooloi-server` per scenario and kills it afterwards;
 //! Ctrl-C stops the run and still cleans up.
 
+mod burst;
 mod echo;
 mod fanout;
 mod light;
@@ -37,12 +38,15 @@ pub enum Scenario {
     Fanout,
     /// Resident memory with --clients clients that never read (needs --spawn or --server-pid)
     Memory,
+    /// Resident memory before, during and after --burst-clients clients register and leave
+    /// (needs --spawn or --server-pid)
+    Burst,
 }
 
 /// The arguments of `ooloi bench`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The scenarios to run, in order (default: all four)
+    /// The scenarios to run, in order (default: all five)
     #[arg(value_enum)]
     scenarios: Vec<Scenario>,
     /// Start a fresh sibling ooloi-server per scenario, and stop it afterwards
@@ -82,6 +86,12 @@ pub struct BenchArgs {
     /// Edits committed while they do not read, in the memory scenario
     #[arg(long, value_name = "N", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
     edits: u64,
+    /// Clients that register at once and leave, in the burst scenario
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    burst_clients: u32,
+    /// Edits committed while the burst's clients are registered
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    burst_edits: u64,
 }
 
 /// A duration in seconds, 0.01 to 3600.
@@ -107,6 +117,8 @@ struct Options {
     edit_rate: u64,
     clients: usize,
     edits: u64,
+    burst_clients: usize,
+    burst_edits: u64,
 }
 
 impl From<BenchArgs> for Options {
@@ -117,6 +129,7 @@ impl From<BenchArgs> for Options {
                 Scenario::Echo,
                 Scenario::Fanout,
                 Scenario::Memory,
+                Scenario::Burst,
             ]
         } else {
             a.scenarios
@@ -137,6 +150,8 @@ impl From<BenchArgs> for Options {
             edit_rate: a.edit_rate,
             clients: a.clients as usize,
             edits: a.edits,
+            burst_clients: a.burst_clients as usize,
+            burst_edits: a.burst_edits,
         }
     }
 }
@@ -203,12 +218,24 @@ async fn scenario(name: Scenario, o: &Options) -> Result<Vec<Row>, Failure> {
         }
         Scenario::Memory => {
             let (target, _spawned) = server(o).await?;
-            let pid = target.pid.ok_or_else(|| {
-                Failure::Usage("the memory scenario needs --spawn or --server-pid".into())
-            })?;
+            let pid = pid_of(&target, "memory")?;
             memory::run(&target.url, pid, o.clients, o.edits).await
         }
+        Scenario::Burst => {
+            let (target, _spawned) = server(o).await?;
+            let pid = pid_of(&target, "burst")?;
+            burst::run(&target.url, pid, o.burst_clients, o.burst_edits).await
+        }
     }
+}
+
+/// The process id a memory-reading `scenario` needs.
+fn pid_of(target: &Target, scenario: &str) -> Result<u32, Failure> {
+    target.pid.ok_or_else(|| {
+        Failure::Usage(format!(
+            "the {scenario} scenario needs --spawn or --server-pid"
+        ))
+    })
 }
 
 /// Notes each server row with its ratio to the echo row of the same load.
