@@ -12,12 +12,13 @@
 //! methods; it starts no task and opens no socket.
 
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::SystemTime;
 
 use tokio::sync::watch;
 
 use crate::api::{Api, ApiLimits, RESPONSE_OVERHEAD};
-use crate::clients::{ClientRegistry, EventRouter};
+use crate::clients::{ClientRegistry, EventRouter, WakeDispatch, WakeInline};
 use crate::config::{Config, ConfigError};
 use crate::executor::Executor;
 use crate::net::{self, ConnectionLimits, ConnectionStats};
@@ -105,11 +106,38 @@ pub struct Server {
     inner: Arc<Inner>,
 }
 
+/// Fewer waiting streams than this are woken in place: a task would cost more than it saves.
+const WAKE_IN_PLACE_MAX: usize = 4;
+
+/// Wakes the streams a commit's fan-out filled from a task on the async runtime (the one the
+/// server was built in), not one by one from the executor thread that ran the commit: from
+/// outside, each wake-up is a cross-thread hand-off into the runtime (a lock on its queue,
+/// often a worker woken); from a runtime thread, a thousand of them are local queue pushes.
+/// Delivery order is unaffected: the events are already queued when the wakers go.
+#[derive(Debug)]
+struct RuntimeWakes(Option<tokio::runtime::Handle>);
+
+impl WakeDispatch for RuntimeWakes {
+    fn wake_all(&self, wakers: Vec<Waker>) {
+        match &self.0 {
+            Some(runtime)
+                if wakers.len() > WAKE_IN_PLACE_MAX
+                    && tokio::runtime::Handle::try_current().is_err() =>
+            {
+                // A runtime that has shut down drops the task; its streams are gone too.
+                drop(runtime.spawn(async move { WakeInline.wake_all(wakers) }));
+            }
+            _ => WakeInline.wake_all(wakers),
+        }
+    }
+}
+
 impl Server {
     /// Builds the server state for `config`: an empty piece store, no clients, not ready.
     pub fn new(config: Config) -> Server {
         let registry = Arc::new(ClientRegistry::new());
-        let router = EventRouter::new(registry.clone());
+        let wakes = RuntimeWakes(tokio::runtime::Handle::try_current().ok());
+        let router = EventRouter::with_wakes(registry.clone(), Arc::new(wakes));
         let limits = ApiLimits {
             max_batch_operations: config.limits.max_batch_operations,
             max_result_bytes: config
@@ -249,5 +277,53 @@ impl Server {
     /// When the server state was built.
     pub fn started_at(&self) -> SystemTime {
         self.inner.started_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fan_out_from_outside_the_runtime_wakes_every_waiting_task() {
+        // Ten tasks wait, each having handed out its waker; a plain thread (as an executor
+        // thread would) wakes them all through the dispatcher, which defers to the runtime.
+        let (give, take) = std::sync::mpsc::channel();
+        let mut waiting = Vec::new();
+        for _ in 0..10 {
+            let give = give.clone();
+            waiting.push(tokio::spawn(async move {
+                let mut parked = false;
+                std::future::poll_fn(move |cx| {
+                    if parked {
+                        return Poll::Ready(());
+                    }
+                    parked = true;
+                    give.send(cx.waker().clone())
+                        .expect("the test holds the receiver");
+                    Poll::Pending
+                })
+                .await;
+            }));
+        }
+        let wakers = tokio::task::spawn_blocking(move || {
+            (0..10)
+                .map(|_| take.recv().expect("every task hands out its waker"))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let wakes = RuntimeWakes(Some(tokio::runtime::Handle::current()));
+        std::thread::spawn(move || wakes.wake_all(wakers))
+            .join()
+            .unwrap();
+        for task in waiting {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("woken within 10 s")
+                .unwrap();
+        }
     }
 }

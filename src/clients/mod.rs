@@ -22,5 +22,5 @@ pub use registry::{
     Client, ClientRegistry, ClientStats, ClientStatsSnapshot, DisconnectOutcome, QueueDepths,
     RegistryError, RegistryStats, SubscribeError,
 };
-pub use router::{EventCategory, EventRouter, event_types};
+pub use router::{EventCategory, EventRouter, WakeDispatch, WakeInline, event_types};
 pub use totals::EventTotals;

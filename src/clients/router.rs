@@ -20,12 +20,17 @@
 //!   (with authentication off it is the credential);
 //! - `server-shutdown` to every client: `{:type :server-shutdown :message "..."}`.
 //!
-//! Pushing never blocks: a full queue drops its oldest event (see [`EventQueue`]).
+//! Pushing never blocks: a full queue drops its oldest event (see [`EventQueue`]). A commit's
+//! fan-out queues every event first and wakes the waiting streams afterwards, all at once,
+//! through the router's [`WakeDispatch`]: commits run on executor threads, and the transport
+//! can wake a thousand streams far more cheaply from one of its own threads than one by one
+//! from outside.
 //!
 //! [`EventQueue`]: crate::events::EventQueue
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Waker;
 
 use super::registry::{Client, ClientRegistry, DisconnectOutcome, RegistryError};
 use super::totals::OfferTally;
@@ -141,26 +146,48 @@ enum Place {
 
 /// Pushes `event` to each of `clients`' queues and counts it, per client and (once, for the
 /// whole fan-out) server-wide. Never blocks. Returns how many queues accepted it.
+/// Wakes the consumers of the queues a fan-out has just filled.
+pub trait WakeDispatch: Send + Sync + std::fmt::Debug {
+    /// Wakes every one of `wakers`.
+    fn wake_all(&self, wakers: Vec<Waker>);
+}
+
+/// Wakes each waker where the fan-out ran: the default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WakeInline;
+
+impl WakeDispatch for WakeInline {
+    fn wake_all(&self, wakers: Vec<Waker>) {
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
 fn deliver<'c>(
     registry: &ClientRegistry,
     clients: impl IntoIterator<Item = &'c Arc<Client>>,
     event: &Arc<Event>,
     category: EventCategory,
 ) -> usize {
-    deliver_at(registry, clients, event, category, Place::Back)
+    let mut wakers = Vec::new();
+    let queued = deliver_at(registry, clients, event, category, Place::Back, &mut wakers);
+    WakeInline.wake_all(wakers);
+    queued
 }
 
+/// Queues `event` for `clients`; the wakers of consumers that were waiting go to `wakers`
+/// (the first place wakes its consumer at once: it is only ever one client).
 fn deliver_at<'c>(
     registry: &ClientRegistry,
     clients: impl IntoIterator<Item = &'c Arc<Client>>,
     event: &Arc<Event>,
     category: EventCategory,
     place: Place,
+    wakers: &mut Vec<Waker>,
 ) -> usize {
     let mut tally = OfferTally::default();
     for client in clients {
         let offer = match place {
-            Place::Back => client.queue().offer(Arc::clone(event)),
+            Place::Back => client.queue().offer_deferred(Arc::clone(event), wakers),
             Place::First => client.queue().offer_first(Arc::clone(event)),
         };
         tally.count(&offer);
@@ -186,12 +213,18 @@ fn deliver_at<'c>(
 #[derive(Debug, Clone)]
 pub struct EventRouter {
     registry: Arc<ClientRegistry>,
+    wakes: Arc<dyn WakeDispatch>,
 }
 
 impl EventRouter {
-    /// A router over `registry`.
+    /// A router over `registry` that wakes streams where the fan-out runs.
     pub fn new(registry: Arc<ClientRegistry>) -> Self {
-        EventRouter { registry }
+        EventRouter::with_wakes(registry, Arc::new(WakeInline))
+    }
+
+    /// A router over `registry` whose piece-event fan-outs wake their streams through `wakes`.
+    pub fn with_wakes(registry: Arc<ClientRegistry>, wakes: Arc<dyn WakeDispatch>) -> Self {
+        EventRouter { registry, wakes }
     }
 
     /// The registry it routes to.
@@ -223,6 +256,7 @@ impl EventRouter {
                         &confirmation,
                         EventCategory::Connect,
                         Place::First,
+                        &mut Vec::new(),
                     );
                 })?;
         self.tell_tenant(
@@ -342,10 +376,19 @@ impl EventRouter {
             return 0;
         }
         let mut delivered = 0;
+        let mut wakers = Vec::new();
         for piece_event in &commit.events {
             let event = Self::encode(piece_event);
-            delivered += deliver(&self.registry, &subscribers, &event, EventCategory::Piece);
+            delivered += deliver_at(
+                &self.registry,
+                &subscribers,
+                &event,
+                EventCategory::Piece,
+                Place::Back,
+                &mut wakers,
+            );
         }
+        self.wakes.wake_all(wakers);
         delivered
     }
 }

@@ -108,6 +108,16 @@ impl EventQueue {
     /// Adds an event like [`EventQueue::push`], and says whether it was refused and which
     /// event, if any, was dropped to make room.
     pub fn offer(&self, event: Arc<Event>) -> Offer {
+        let mut wakers = Vec::new();
+        let outcome = self.offer_deferred(event, &mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+        outcome
+    }
+
+    /// [`EventQueue::offer`], except that the consumer's waker, if it is waiting, is added to
+    /// `wakers` instead of being woken: a fan-out to many queues wakes their consumers together
+    /// afterwards, where that is cheaper (see `clients::WakeDispatch`).
+    pub fn offer_deferred(&self, event: Arc<Event>, wakers: &mut Vec<Waker>) -> Offer {
         let (waker, outcome) = {
             let mut s = self.lock();
             if s.closed || s.refusing {
@@ -127,9 +137,7 @@ impl EventQueue {
             s.events.push_back(event);
             (s.waker.take(), outcome)
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wakers.extend(waker);
         outcome
     }
 
