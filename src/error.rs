@@ -104,6 +104,12 @@ pub enum Error {
         /// When to try again.
         retry_after_ms: u64,
     },
+    /// The server is not ready to take calls (still starting); try again shortly.
+    #[error("the server is not ready: {message}")]
+    NotReady {
+        /// What it is waiting for.
+        message: String,
+    },
     /// Something failed inside the server; the message says what without internals.
     #[error("internal error: {0}")]
     Internal(String),
@@ -141,6 +147,7 @@ impl Error {
             Error::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
             Error::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
             Error::Overloaded { .. } => "OVERLOADED",
+            Error::NotReady { .. } => "NOT_READY",
             Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
             Error::Internal(_) => "INTERNAL",
             Error::Unauthenticated { .. } => "UNAUTHENTICATED",

@@ -243,8 +243,54 @@ impl Principal {
     }
 }
 
-/// Who makes one call: the principal, and the registered client the call came from, if it
-/// named one. Built by the transport once per request.
+/// What a caller may do beyond being a member of its tenant: the roles its token carried (the
+/// `roles` claim), checked by the domain. Piece roles (owner, editor, viewer) are not here:
+/// they are grants on pieces, not properties of a token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Roles {
+    /// `admin`: a tenant administrator, who acts as owner of every piece of the tenant and
+    /// sees the tenant's clients.
+    pub tenant_admin: bool,
+    /// `platform-admin` in the platform tenant: the platform operator, who manages tenants.
+    pub platform_admin: bool,
+}
+
+impl Roles {
+    /// A plain member of the tenant.
+    pub const MEMBER: Roles = Roles {
+        tenant_admin: false,
+        platform_admin: false,
+    };
+
+    /// Every role: the local principal of a server without authentication.
+    pub const ALL: Roles = Roles {
+        tenant_admin: true,
+        platform_admin: true,
+    };
+
+    /// The roles named by a token's roles claim, for a principal of `tenant`; `platform-admin`
+    /// counts only in `platform_tenant`. Unknown role names are ignored (an identity provider
+    /// may carry roles meant for other services).
+    pub fn from_claim<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        tenant: &str,
+        platform_tenant: &str,
+    ) -> Roles {
+        let mut roles = Roles::MEMBER;
+        for name in names {
+            match name {
+                "admin" => roles.tenant_admin = true,
+                "platform-admin" if tenant == platform_tenant => roles.platform_admin = true,
+                _ => {}
+            }
+        }
+        roles
+    }
+}
+
+/// Who makes one call: the principal, its roles, when its credentials expire, and the
+/// registered client the call came from, if it named one. Built by the transport once per
+/// request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The authenticated principal.
@@ -252,15 +298,43 @@ pub struct Caller {
     /// The client the call names (`x-ooloi-client-id` on gRPC), not yet checked against the
     /// registry: whoever acts for a client checks that it is registered to this principal.
     pub client: Option<ClientId>,
+    /// The principal's roles.
+    pub roles: Roles,
+    /// When the credentials of this call expire (the token's `exp`, seconds since the Unix
+    /// epoch); `None` without authentication. A client registered with them keeps its event
+    /// stream until then, or until it renews its session.
+    pub expires_at: Option<u64>,
 }
 
 impl Caller {
-    /// `principal`, calling from `client` if given.
+    /// `principal` with every role and credentials that never expire (authentication off),
+    /// calling from `client` if given.
     pub fn new(principal: Principal, client: Option<ClientId>) -> Self {
-        Caller { principal, client }
+        Caller {
+            principal,
+            client,
+            roles: Roles::ALL,
+            expires_at: None,
+        }
     }
 
-    /// `principal`, calling from no registered client (a tool, a test, the embedding code).
+    /// `principal` with `roles`, authenticated until `expires_at`, calling from `client`.
+    pub fn authenticated(
+        principal: Principal,
+        roles: Roles,
+        expires_at: u64,
+        client: Option<ClientId>,
+    ) -> Self {
+        Caller {
+            principal,
+            client,
+            roles,
+            expires_at: Some(expires_at),
+        }
+    }
+
+    /// `principal` with every role, calling from no registered client (a tool, a test, the
+    /// embedding code).
     pub fn of(principal: Principal) -> Self {
         Caller::new(principal, None)
     }

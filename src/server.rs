@@ -11,16 +11,18 @@
 //! set it. Building the state wires commits to subscribers and registers the subscription
 //! methods; it starts no task and opens no socket.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::SystemTime;
 
 use tokio::sync::watch;
 
 use crate::api::{Api, ApiLimits, RESPONSE_OVERHEAD};
+use crate::auth::Authenticator;
 use crate::clients::{ClientRegistry, EventRouter, WakeDispatch, WakeInline};
-use crate::config::{Config, ConfigError};
+use crate::config::{AuthMode, Config, ConfigError};
 use crate::executor::Executor;
+use crate::identity::Principal;
 use crate::net::{self, ConnectionLimits, ConnectionStats};
 use crate::telemetry::GrpcStats;
 use crate::telemetry::metrics::{Metrics, Sources};
@@ -84,6 +86,10 @@ pub enum OpenError {
     /// The configuration breaks a rule that involves several keys.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Authentication cannot start: a key file is unreadable or invalid, or the crypto
+    /// self-test failed.
+    #[error("authentication: {0}")]
+    Auth(String),
 }
 
 #[derive(Debug)]
@@ -98,6 +104,9 @@ struct Inner {
     http_connections: Arc<ConnectionStats>,
     readiness: Readiness,
     started_at: SystemTime,
+    /// Set at construction in auth mode `none`, by [`Server::open`] in mode `jwt` (it reads key
+    /// files); until then requests are refused as the server not being ready.
+    authenticator: OnceLock<Authenticator>,
 }
 
 /// Everything the transports share. Cheap to clone.
@@ -170,6 +179,10 @@ impl Server {
                 (Listen::Http.label(), http_connections.clone()),
             ],
         });
+        let authenticator = OnceLock::new();
+        if config.auth.mode == AuthMode::None {
+            let _ = authenticator.set(Authenticator::None(Principal::local()));
+        }
         Server {
             inner: Arc::new(Inner {
                 config,
@@ -182,6 +195,7 @@ impl Server {
                 http_connections,
                 readiness: Readiness::new(),
                 started_at: SystemTime::now(),
+                authenticator,
             }),
         }
     }
@@ -190,6 +204,11 @@ impl Server {
     /// Transports may serve before and during this (health says NOT_SERVING meanwhile).
     pub async fn open(&self) -> Result<(), OpenError> {
         self.inner.config.validate()?;
+        if self.inner.authenticator.get().is_none() {
+            let authenticator =
+                Authenticator::from_config(&self.inner.config).map_err(OpenError::Auth)?;
+            let _ = self.inner.authenticator.set(authenticator);
+        }
         self.inner.readiness.set(true);
         Ok(())
     }
@@ -199,6 +218,11 @@ impl Server {
         let server = Server::new(config);
         server.open().await?;
         Ok(server)
+    }
+
+    /// How requests are authenticated; `None` until [`Server::open`] has read the keys.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.inner.authenticator.get()
     }
 
     /// The configuration it was built from.

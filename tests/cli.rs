@@ -160,24 +160,34 @@ fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
 }
 
 #[test]
-fn the_server_refuses_to_start_without_the_authentication_it_was_asked_for() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
-        .args([
-            "--auth",
-            "jwt",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .env("OOLOI__AUTH__ISSUER", "https://idp.example")
-        .env("OOLOI__AUTH__AUDIENCE", "ooloi")
-        .env("OOLOI__AUTH__HS256_SECRET", "a-development-secret")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("does not implement JWT"), "{err}");
+fn the_server_refuses_to_start_when_authentication_cannot_start() {
+    let start = |secret: (&str, &str)| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+            .args([
+                "--auth",
+                "jwt",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .env("OOLOI__AUTH__ISSUER", "https://idp.example")
+            .env("OOLOI__AUTH__AUDIENCE", "ooloi")
+            .env(secret.0, secret.1)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // A guessable secret, and a key file that is not there.
+    let err = start(("OOLOI__AUTH__HS256_SECRET", "a-development-secret"));
+    assert!(err.contains("at least 32 bytes"), "{err}");
+    assert!(
+        !err.contains("a-development-secret"),
+        "the secret is never echoed: {err}"
+    );
+    let err = start(("OOLOI__AUTH__PUBLIC_KEY_FILES", "/nonexistent/idp.pem"));
+    assert!(err.contains("/nonexistent/idp.pem"), "{err}");
 }
 
 /// A key the server does not act on yet is not silently ignored: start-up warns about it by

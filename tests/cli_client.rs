@@ -352,3 +352,86 @@ async fn bench_runs_every_scenario_against_a_spawned_server() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--server-pid"), "{err}");
 }
+
+/// `ooloi token` mints a token from the server's settings, and `ooloi call` sends
+/// `OOLOI_TOKEN` as the bearer token: with it a jwt-mode server answers, without it the call is
+/// UNAUTHENTICATED.
+#[tokio::test]
+async fn token_mints_and_call_sends_ooloi_token() {
+    let secret = "a-development-secret-of-32-bytes!";
+    let settings = [
+        ("OOLOI__AUTH__MODE", "jwt"),
+        ("OOLOI__AUTH__HS256_SECRET", secret),
+        ("OOLOI__AUTH__ISSUER", "https://idp.test"),
+        ("OOLOI__AUTH__AUDIENCE", "ooloi"),
+    ];
+    let server = TestServer::tcp(&settings).await;
+    let url = url_of(&server);
+    let run = |args: Vec<String>, env: Vec<(&'static str, String)>| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
+                .args(&args)
+                .env_remove("OOLOI_TOKEN")
+                .envs(env)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+            (out.status.code(), text(out.stdout), text(out.stderr))
+        })
+    };
+    let server_env: Vec<(&'static str, String)> =
+        settings.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (code, token, err) = run(
+        args(&[
+            "token", "--tenant", "acme", "--user", "alice", "--role", "admin", "--ttl", "10m",
+        ]),
+        server_env.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    let token = token.trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let verified = match server.server().authenticator().unwrap() {
+        ooloi_server::auth::Authenticator::Jwt { verifier, .. } => verifier.verify(&token).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(verified.principal.tenant.as_str(), "acme");
+    assert_eq!(verified.roles, vec!["admin".to_string()]);
+    let left = verified.expires_at - support::jwt::now();
+    assert!((590..=600).contains(&left), "{left}");
+
+    let call = args(&["call", "list-pieces", "[]", "--server", &url]);
+    let (code, out, err) = run(call.clone(), vec![("OOLOI_TOKEN", token)])
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "[]");
+    let (code, _, err) = run(call, vec![]).await.unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("UNAUTHENTICATED"), "{err}");
+
+    // Bad arguments are usage errors; no secret configured is an error that says so.
+    for bad in [
+        args(&["token", "--tenant", "a", "--user", "u", "--ttl", "2y"]),
+        args(&["token", "--tenant", "a", "--user", "u", "--ttl", "400d"]),
+        args(&["token", "--tenant", "a", "--user", "u", "--role", "root"]),
+    ] {
+        let (code, _, err) = run(bad.clone(), server_env.clone()).await.unwrap();
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+    }
+    let (code, _, err) = run(
+        args(&["token", "--tenant", "a", "--user", "u"]),
+        vec![
+            ("OOLOI__AUTH__ISSUER", "i".into()),
+            ("OOLOI__AUTH__AUDIENCE", "a".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_ne!(code, Some(0));
+    assert!(err.contains("secret"), "{err}");
+    server.stop().await;
+}

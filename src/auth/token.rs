@@ -10,7 +10,8 @@
 //!   Leeway is configurable.
 //! - **Keys come only from configuration** (a secret, PEM files, a JWKS file). Keys a token
 //!   names (`jku`, `x5u`, `jwk`) are never fetched or trusted; the header's `kid` only selects
-//!   among configured keys, and an oversized one is refused before any lookup.
+//!   among configured keys that have that id (a JWKS key's `kid`), so a token naming any other
+//!   key is refused, and an oversized one is refused before any lookup.
 //! - **Only access tokens**: a header `typ` other than `JWT` or `at+jwt` (an ID token, a
 //!   refresh token, a security event) is refused.
 //! - **Bounded input**: an `exp` more than [`MAX_TOKEN_LIFETIME_SECONDS`] ahead, a token longer than [`MAX_TOKEN_BYTES`], a claim string longer than
@@ -339,14 +340,16 @@ impl TokenVerifier {
         {
             return Err(AuthError::UnknownKey);
         }
-        // Only keys of the token's algorithm; with a `kid`, only the key of that id.
+        // Only keys of the token's algorithm; with a `kid`, only the key of that id. A key
+        // without an id (the secret, a PEM file) never answers to a `kid`: a token naming a key
+        // this server does not have is refused, not tried against whatever fits.
         let candidates: Vec<&Key> = self
             .keys
             .iter()
             .filter(|k| k.algorithm == header.alg)
             .filter(|k| match (&header.kid, &k.kid) {
                 (Some(wanted), Some(id)) => wanted == id,
-                (Some(_), None) => true,
+                (Some(_), None) => false,
                 (None, _) => true,
             })
             .collect();
@@ -432,31 +435,59 @@ impl TokenVerifier {
     /// Signs a token with the crypto backend and verifies it, so that a broken backend stops
     /// the server at start-up rather than refusing every caller.
     pub fn self_test() -> Result<(), String> {
-        install_crypto();
         let secret = [7u8; 32];
-        let claims = serde_json::json!({
-            "sub": "self-test", "tenant": "self-test", "iss": "self-test", "aud": "self-test",
-            "exp": now() + 60,
-        });
-        let token = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(&secret)
-                .map_err(|e| format!("signing key: {e}"))?,
-        )
-        .map_err(|e| format!("signing failed: {e}"))?;
-        let verifier = TokenVerifier::new(&VerifierSettings {
+        let settings = VerifierSettings {
             hs256_secret: Some(secret.to_vec()),
             issuer: "self-test".into(),
             audience: "self-test".into(),
             tenant_claim: "tenant".into(),
             roles_claim: "roles".into(),
             ..VerifierSettings::default()
-        })
-        .map_err(|e| e.to_string())?;
+        };
+        let token = mint_hs256(&settings, "self-test", "self-test", &[], 60)
+            .map_err(|e| format!("signing failed: {e}"))?;
+        let verifier = TokenVerifier::new(&settings).map_err(|e| e.to_string())?;
         verifier
             .verify_uncached(&token)
             .map(|_| ())
             .map_err(|e| format!("verifying failed: {e}"))
     }
+}
+
+/// Mints an HS256 token with the secret, issuer, audience and claim names of `settings`: `user`
+/// of `tenant` with `roles`, valid for `ttl_seconds` (at most [`MAX_TOKEN_LIFETIME_SECONDS`]).
+/// For development and tests (`ooloi token`); production tokens come from an identity
+/// provider.
+pub fn mint_hs256(
+    settings: &VerifierSettings,
+    tenant: &str,
+    user: &str,
+    roles: &[String],
+    ttl_seconds: u64,
+) -> Result<String, String> {
+    install_crypto();
+    let secret = settings
+        .hs256_secret
+        .as_deref()
+        .ok_or("no HS256 secret is configured (auth.hs256_secret or auth.hs256_secret_file)")?;
+    if secret.len() < 32 {
+        return Err(KeyError::WeakSecret.to_string());
+    }
+    if ttl_seconds == 0 || ttl_seconds > MAX_TOKEN_LIFETIME_SECONDS {
+        return Err(format!(
+            "the lifetime must be between 1 s and {MAX_TOKEN_LIFETIME_SECONDS} s (a year)"
+        ));
+    }
+    let issued = now();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), settings.issuer.clone().into());
+    claims.insert("aud".into(), settings.audience.clone().into());
+    claims.insert("sub".into(), user.into());
+    claims.insert(settings.tenant_claim.clone(), tenant.into());
+    claims.insert(settings.roles_claim.clone(), roles.to_vec().into());
+    claims.insert("iat".into(), issued.into());
+    claims.insert("exp".into(), (issued + ttl_seconds).into());
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).map_err(|e| e.to_string())?;
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| e.to_string())
 }

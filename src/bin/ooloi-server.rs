@@ -145,12 +145,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if config.auth.mode == AuthMode::Jwt {
-        // Serving without the authentication the operator asked for would expose every piece.
-        eprintln!(
-            "ooloi-server: auth.mode is jwt, but this version does not implement JWT \
-             authentication yet; refusing to start (use auth.mode = none on a trusted machine)"
-        );
+    // Key files and the crypto self-test are checked before anything listens: a server that
+    // cannot authenticate must not start (the server checks again when it opens).
+    if let Err(e) = ooloi_server::auth::Authenticator::from_config(&config) {
+        eprintln!("ooloi-server: authentication cannot start: {e}");
         return ExitCode::from(2);
     }
     // Without authentication anyone who can connect acts as anyone: only this machine may,

@@ -1,7 +1,8 @@
-//! The subscription methods, registered into the API's method registry by whoever owns the
-//! client registry (the server): `subscribe-to-piece-events [pid]` and
-//! `unsubscribe-from-piece-events [pid]`, both idempotent, acting for the registered client the
-//! call came from. Subscribing requires seeing the piece, so a client only ever subscribes to
+//! The client methods, registered into the API's method registry by whoever owns the client
+//! registry (the server): `subscribe-to-piece-events [pid]` and
+//! `unsubscribe-from-piece-events [pid]`, both idempotent, and `renew-client-session []`, which
+//! moves the client's session deadline to the expiry of the token the call carries; all act
+//! for the registered client the call came from, which must be the caller's own. Subscribing requires seeing the piece, so a client only ever subscribes to
 //! pieces of its own tenant.
 
 use std::sync::Arc;
@@ -51,6 +52,30 @@ pub fn register(methods: &MethodRegistry, clients: Arc<ClientRegistry>) {
                     message: format!("{e:?}"),
                 })?;
             Ok(result(args.value(0)?, true))
+        },
+    ));
+    let sessions = clients.clone();
+    methods.register(Method::new(
+        "renew-client-session",
+        Category::Read,
+        &[],
+        "Moves the calling client's session deadline to the expiry of this call's token, so its \
+         event stream outlives the token it registered with",
+        move |call, args| {
+            let client = calling_client(call, &sessions, args)?;
+            client.set_session_expires_at(call.caller.expires_at);
+            Ok(Value::map([
+                (
+                    Value::keyword("client-id"),
+                    Value::string(client.id().as_str()),
+                ),
+                (
+                    Value::keyword("expires-at"),
+                    call.caller
+                        .expires_at
+                        .map_or(Value::Nil, |at| Value::Int(at.min(i64::MAX as u64) as i64)),
+                ),
+            ]))
         },
     ));
     methods.register(Method::new(

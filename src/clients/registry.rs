@@ -165,9 +165,27 @@ pub struct Client {
     queue: EventQueue,
     subscriptions: Mutex<Subscriptions>,
     stats: ClientStats,
+    /// When the session's credentials expire, seconds since the Unix epoch; 0 for never.
+    session_expires_at: AtomicU64,
 }
 
 impl Client {
+    /// When the client's session ends (its credentials' expiry, seconds since the Unix epoch),
+    /// if it ever does: its event stream ends then unless the session is renewed.
+    pub fn session_expires_at(&self) -> Option<u64> {
+        match self.session_expires_at.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(at),
+        }
+    }
+
+    /// Sets when the session ends (`None`: never): at registration, and on renewal with the
+    /// principal's fresh credentials.
+    pub fn set_session_expires_at(&self, at: Option<u64>) {
+        self.session_expires_at
+            .store(at.unwrap_or(0), Ordering::Release);
+    }
+
     /// The client id (unique within the tenant).
     pub fn id(&self) -> &ClientId {
         &self.id
@@ -394,6 +412,7 @@ impl ClientRegistry {
                         registry: Arc::clone(&self.stats),
                         ..ClientStats::default()
                     },
+                    session_expires_at: AtomicU64::new(0),
                 });
                 before_visible(&client);
                 e.insert(Arc::clone(&client));

@@ -129,7 +129,7 @@ pub(crate) static KEYS: &[Key] = &[
         name: "max_header_list_size",
         flag: None,
         kind: KeyKind::Integer,
-        default: "16384",
+        default: "32768",
         example: "8192",
         secret: false,
         help: "largest HTTP/2 header list, bytes",
@@ -315,7 +315,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "HS256 shared secret",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.hs256_secret.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.hs256_secret.is_some(),
         }),
         set: |c, v| {
             c.auth.hs256_secret = (!v.is_empty()).then(|| Secret::new(v));
@@ -333,7 +333,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "file holding the HS256 secret",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.hs256_secret_file.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.hs256_secret_file.is_some(),
         }),
         set: |c, v| {
             c.auth.hs256_secret_file = optional_path(v);
@@ -351,7 +351,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "PEM public keys (RS256, ES256, EdDSA), comma-separated",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| !c.auth.public_key_files.is_empty(),
+            is_set: |c| c.auth.mode == AuthMode::None && !c.auth.public_key_files.is_empty(),
         }),
         set: |c, v| {
             c.auth.public_key_files = v
@@ -374,7 +374,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "JWKS URL (http:// or https://)",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.jwks_url.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.jwks_url.is_some(),
         }),
         set: |c, v| {
             c.auth.jwks_url = http_url(v, "https://idp.example.org/.well-known/jwks.json")?;
@@ -392,7 +392,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "JWKS file",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.jwks_file.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.jwks_file.is_some(),
         }),
         set: |c, v| {
             c.auth.jwks_file = optional_path(v);
@@ -410,7 +410,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "required token issuer (iss); required in jwt mode",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.issuer.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.issuer.is_some(),
         }),
         set: |c, v| {
             c.auth.issuer = optional(v);
@@ -428,7 +428,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "required token audience (aud); required in jwt mode",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.audience.is_some(),
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.audience.is_some(),
         }),
         set: |c, v| {
             c.auth.audience = optional(v);
@@ -446,7 +446,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "token claim naming the tenant",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.tenant_claim != "tenant",
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.tenant_claim != "tenant",
         }),
         set: |c, v| {
             c.auth.tenant_claim = claim(v)?;
@@ -464,7 +464,7 @@ pub(crate) static KEYS: &[Key] = &[
         help: "token claim listing the roles",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.roles_claim != "roles",
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.roles_claim != "roles",
         }),
         set: |c, v| {
             c.auth.roles_claim = claim(v)?;
@@ -482,10 +482,28 @@ pub(crate) static KEYS: &[Key] = &[
         help: "clock leeway for exp and nbf, seconds",
         inert: Some(Inert {
             reason: AUTH_OFF,
-            is_set: |c| c.auth.leeway_seconds != 30,
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.leeway_seconds != 30,
         }),
         set: |c, v| {
             c.auth.leeway_seconds = int(v, 0, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "platform_tenant",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "platform",
+        example: "operator",
+        secret: false,
+        help: "the tenant whose platform-admin principals operate the platform (manage tenants)",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.platform_tenant != "platform",
+        }),
+        set: |c, v| {
+            c.auth.platform_tenant = optional(v).ok_or_else(|| "a tenant id".to_string())?;
             Ok(())
         },
     },

@@ -71,7 +71,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.value_limits(), ValueLimits::default());
     assert_eq!(c.grpc.max_concurrent_streams, 256);
-    assert_eq!(c.grpc.max_header_list_size, 16384);
+    assert_eq!(c.grpc.max_header_list_size, 32768);
     assert_eq!(c.grpc.keepalive_interval(), Duration::from_secs(20));
     assert_eq!(c.grpc.keepalive_timeout(), Duration::from_secs(10));
     assert_eq!(c.auth.leeway(), Duration::from_secs(30));

@@ -39,7 +39,8 @@ pub struct GrpcConfig {
     pub listen: SocketAddr,
     /// `grpc.max_concurrent_streams`: HTTP/2 streams per connection. Default 256.
     pub max_concurrent_streams: u32,
-    /// `grpc.max_header_list_size`: largest HTTP/2 header list, bytes. Default 16384.
+    /// `grpc.max_header_list_size`: largest HTTP/2 header list, bytes. Default 32768: room
+    /// for an oversized (20 KB) token to reach authentication and get UNAUTHENTICATED.
     pub max_header_list_size: u32,
     /// `grpc.keepalive_interval_seconds`: how often an idle connection is pinged. Default 20.
     pub keepalive_interval_seconds: u64,
@@ -122,6 +123,8 @@ pub struct AuthConfig {
     pub roles_claim: String,
     /// `auth.leeway_seconds`: clock leeway for `exp` and `nbf`. Default 30.
     pub leeway_seconds: u64,
+    /// `auth.platform_tenant`: the tenant of the platform operator. Default `platform`.
+    pub platform_tenant: String,
     /// `auth.allow_insecure_network`: with `auth.mode = none`, allow listening on an address
     /// other than loopback. Default false: without authentication anyone who can connect acts
     /// as anyone (Redis's protected mode).
@@ -269,7 +272,7 @@ impl Default for Config {
             grpc: GrpcConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 10700)),
                 max_concurrent_streams: 256,
-                max_header_list_size: 16384,
+                max_header_list_size: 32768,
                 keepalive_interval_seconds: 20,
                 keepalive_timeout_seconds: 10,
                 max_pending_accept_reset_streams: 20,
@@ -294,6 +297,7 @@ impl Default for Config {
                 issuer: None,
                 audience: None,
                 tenant_claim: "tenant".to_string(),
+                platform_tenant: "platform".to_string(),
                 roles_claim: "roles".to_string(),
                 leeway_seconds: 30,
                 allow_insecure_network: false,

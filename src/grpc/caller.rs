@@ -3,11 +3,14 @@
 //! it (the shape of qdrant's auth layer). Handlers never read identity headers themselves, and
 //! the domain decides what the caller may do.
 //!
-//! With authentication off (`auth.mode = none`) the principal is the configured local one, and
-//! the client is the one `x-ooloi-client-id` names. A request whose identity is malformed (a
-//! client id that breaks the client-id rules, or two of them) is refused here with
-//! UNAUTHENTICATED, before any handler runs. Health checks and reflection need no identity and
-//! pass through untouched.
+//! The server's [`Authenticator`] says who the request is: with authentication off
+//! (`auth.mode = none`) the local principal, with `auth.mode = jwt` the principal of the
+//! verified bearer token (the tenant comes only from it). The client is the one
+//! `x-ooloi-client-id` names. A request whose credentials are missing, refused or malformed, or
+//! whose identity is malformed (a client id that breaks the client-id rules, or two of them), is
+//! refused here with UNAUTHENTICATED, before any handler runs; the token never appears in the
+//! refusal or in a log. Health checks and reflection need no identity and pass through
+//! untouched.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +20,10 @@ use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tonic::Status;
 
+use crate::auth::Authenticator;
 use crate::error::Error;
-use crate::identity::{Caller, ClientId, Principal};
+use crate::identity::{Caller, ClientId};
+use crate::server::Server;
 
 /// The metadata header naming the calling client.
 pub const CLIENT_ID_HEADER: &str = "x-ooloi-client-id";
@@ -30,9 +35,12 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// The caller of a request with these headers, made as `principal`.
-pub fn caller_of(headers: &HeaderMap, principal: &Principal) -> Result<Caller, Error> {
+/// The caller of a request with these headers, as `authenticator` says.
+pub fn caller_of(headers: &HeaderMap, authenticator: &Authenticator) -> Result<Caller, Error> {
     let unauthenticated = |message: String| Error::Unauthenticated { message };
+    let identity = authenticator
+        .authenticate(headers)
+        .map_err(|e| unauthenticated(e.to_string()))?;
     let mut ids = headers.get_all(CLIENT_ID_HEADER).iter();
     let client = match (ids.next(), ids.next()) {
         (None, _) => None,
@@ -48,19 +56,24 @@ pub fn caller_of(headers: &HeaderMap, principal: &Principal) -> Result<Caller, E
             Some(id)
         }
     };
-    Ok(Caller::new(principal.clone(), client))
+    Ok(match identity.expires_at {
+        None => Caller::new(identity.principal, client),
+        Some(expires_at) => {
+            Caller::authenticated(identity.principal, identity.roles, expires_at, client)
+        }
+    })
 }
 
 /// Adds [`CallerService`] around the gRPC routes.
 #[derive(Clone, Debug)]
 pub struct CallerLayer {
-    principal: Principal,
+    server: Server,
 }
 
 impl CallerLayer {
-    /// Every request is made as `principal` (authentication off).
-    pub fn unauthenticated(principal: Principal) -> Self {
-        CallerLayer { principal }
+    /// Requests are authenticated by `server`'s authenticator.
+    pub fn new(server: Server) -> Self {
+        CallerLayer { server }
     }
 }
 
@@ -69,7 +82,7 @@ impl<S> tower_layer::Layer<S> for CallerLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CallerService {
             inner,
-            principal: self.principal.clone(),
+            server: self.server.clone(),
         }
     }
 }
@@ -78,7 +91,7 @@ impl<S> tower_layer::Layer<S> for CallerLayer {
 #[derive(Clone, Debug)]
 pub struct CallerService<S> {
     inner: S,
-    principal: Principal,
+    server: Server,
 }
 
 pin_project! {
@@ -125,7 +138,13 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let path = request.uri().path();
         if !OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
-            match caller_of(request.headers(), &self.principal) {
+            let caller = match self.server.authenticator() {
+                Some(authenticator) => caller_of(request.headers(), authenticator),
+                None => Err(Error::NotReady {
+                    message: "authentication is starting".into(),
+                }),
+            };
+            match caller {
                 Ok(caller) => {
                     request.extensions_mut().insert(caller);
                 }
@@ -155,6 +174,7 @@ pub fn take_caller<T>(request: &mut tonic::Request<T>) -> Result<Caller, Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Principal;
     use http::HeaderValue;
 
     fn headers(values: &[&[u8]]) -> HeaderMap {
@@ -168,15 +188,16 @@ mod tests {
     #[test]
     fn the_caller_is_the_principal_with_the_named_client() {
         let p = Principal::local();
-        let c = caller_of(&headers(&[b"my-client"]), &p).unwrap();
+        let auth = Authenticator::None(p.clone());
+        let c = caller_of(&headers(&[b"my-client"]), &auth).unwrap();
         assert_eq!(c.principal, p);
         assert_eq!(c.client.unwrap().as_str(), "my-client");
-        assert_eq!(caller_of(&headers(&[]), &p).unwrap().client, None);
+        assert_eq!(caller_of(&headers(&[]), &auth).unwrap().client, None);
     }
 
     #[test]
     fn malformed_identities_are_unauthenticated_without_echoing_them() {
-        let p = Principal::local();
+        let auth = Authenticator::None(Principal::local());
         let huge = vec![b'x'; 100_000];
         for bad in [
             headers(&[b"ab"]),
@@ -185,7 +206,7 @@ mod tests {
             headers(&[b"\xff\xfeabc"]),
             headers(&[b"first", b"second"]),
         ] {
-            let e = caller_of(&bad, &p).unwrap_err();
+            let e = caller_of(&bad, &auth).unwrap_err();
             assert_eq!(e.reason(), "UNAUTHENTICATED", "{e}");
             assert!(e.to_string().len() < 300, "{e}");
         }

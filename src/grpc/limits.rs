@@ -167,7 +167,7 @@ mod tests {
         let config = Config::load(None, &[], &[]).unwrap();
         let limits = Http2Limits::from_config(&config.grpc);
         assert_eq!(limits.max_concurrent_streams, 256);
-        assert_eq!(limits.max_header_list_size, 16 * 1024);
+        assert_eq!(limits.max_header_list_size, 32 * 1024);
         assert_eq!(limits.keepalive_interval, Duration::from_secs(20));
         assert_eq!(limits.keepalive_timeout, Duration::from_secs(10));
         assert_eq!(limits.max_pending_accept_reset_streams, 20);

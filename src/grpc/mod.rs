@@ -30,7 +30,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::identity::Principal;
 use crate::net;
 use crate::server::{Listen, Server};
 use crate::telemetry::GrpcMetricsLayer;
@@ -95,7 +94,7 @@ async fn serve_with<A: connections::Accept>(
     let layered = tower::ServiceBuilder::new()
         .layer(GrpcMetricsLayer::new(server.grpc_stats().clone()))
         .layer(size_limit::SizeLimitStatusLayer)
-        .layer(caller::CallerLayer::unauthenticated(Principal::local()))
+        .layer(caller::CallerLayer::new(server.clone()))
         .layer(framing::FramingLayer)
         .service(routes)
         .map_response(|response| response.map(tonic::body::Body::new));

@@ -210,11 +210,17 @@ impl OoloiService for OoloiGrpc {
             .map_err(|RegistryError::AlreadyExists { id }| Error::ClientIdTaken {
                 client_id: id.to_string(),
             })?;
+        client.set_session_expires_at(caller.expires_at);
         self.streams.opened(&client);
+        let expiry = caller
+            .expires_at
+            .map(|at| Box::pin(tokio::time::sleep_until(session_deadline(at))));
         Ok(Response::new(EventStream {
             client,
             router: self.router().clone(),
             streams: Arc::clone(&self.streams),
+            expiry,
+            expired: false,
         }))
     }
 
@@ -252,6 +258,21 @@ pub struct EventStream {
     client: Arc<Client>,
     router: EventRouter,
     streams: Arc<OpenStreams>,
+    /// Fires at the session's deadline (the registering token's `exp`); `None` without
+    /// authentication. When it fires the client's deadline is read again: a renewal may have
+    /// moved it.
+    expiry: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Set once the stream has ended with UNAUTHENTICATED.
+    expired: bool,
+}
+
+/// The runtime instant of a session deadline given in seconds since the Unix epoch.
+fn session_deadline(at: u64) -> tokio::time::Instant {
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at);
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::Instant::now() + left
 }
 
 /// The frame for one delivery: a shared event, or the overflow marker made for this client.
@@ -286,14 +307,38 @@ impl futures_core::Stream for EventStream {
     type Item = Result<EventFrame, Status>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.client.queue().poll_next(cx).map(|delivery| {
-            delivery.map(|delivery| {
+        let this = self.get_mut();
+        if this.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(delivery) = this.client.queue().poll_next(cx) {
+            return Poll::Ready(delivery.map(|delivery| {
                 let frame = frame(delivery);
                 let bytes = prost::Message::encoded_len(&frame) as u64;
-                self.client.stats().record_sent(bytes);
+                this.client.stats().record_sent(bytes);
                 Ok(frame)
-            })
-        })
+            }));
+        }
+        let Some(expiry) = this.expiry.as_mut() else {
+            return Poll::Pending;
+        };
+        while expiry.as_mut().poll(cx).is_ready() {
+            match this.client.session_expires_at() {
+                Some(at) if session_deadline(at) > tokio::time::Instant::now() => {
+                    expiry.as_mut().reset(session_deadline(at));
+                }
+                _ => {
+                    this.expired = true;
+                    return Poll::Ready(Some(Err(Error::Unauthenticated {
+                        message: "the session's token expired: register again with a fresh \
+                                  token, or call renew-client-session before it expires"
+                            .into(),
+                    }
+                    .into())));
+                }
+            }
+        }
+        Poll::Pending
     }
 }
 

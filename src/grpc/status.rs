@@ -38,6 +38,7 @@ fn code_of(error: &Error) -> Code {
         Error::LimitExceeded { .. } => Code::InvalidArgument,
         Error::ResponseTooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
         Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+        Error::NotReady { .. } => Code::Unavailable,
         Error::ProtocolViolation(_) => Code::Unimplemented,
         Error::Internal(_) => Code::Internal,
         Error::BatchOperationFailed { source, .. } => code_of(source),
@@ -86,6 +87,7 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
         | Error::Unauthenticated { .. }
         | Error::PermissionDenied { .. }
         | Error::DeadlineExceeded { .. }
+        | Error::NotReady { .. }
         | Error::ProtocolViolation(_)
         | Error::Internal(_) => None,
         Error::LimitExceeded { limit, max, .. } => {

@@ -13,6 +13,7 @@ mod bench;
 mod call;
 mod failure;
 mod session;
+mod token;
 mod values;
 mod watch;
 
@@ -50,6 +51,8 @@ enum Command {
     Call(call::CallArgs),
     /// Print a piece's events as they arrive, one line each, until Ctrl-C
     Watch(watch::WatchArgs),
+    /// Mint an HS256 development token from the server's configured secret (prints it)
+    Token(token::TokenArgs),
     /// Measure a server: unary throughput, event fan-out, memory (see BENCHMARKS.md)
     Bench(bench::BenchArgs),
     /// Print a shell completion script (for example: ooloi completions bash > ~/.ooloi.bash)
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Call(args) => with_runtime(call::run(args)),
         Command::Watch(args) => with_runtime(watch::run(args)),
         Command::Bench(args) => with_runtime(bench::run(args)),
+        Command::Token(args) => token::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

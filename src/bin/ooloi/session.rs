@@ -2,12 +2,16 @@
 //! `ExecuteMethod` only accepts the `x-ooloi-client-id` of a registered client. [`Session::open`]
 //! registers (waiting, within a deadline, for `client-registration-confirmed`), [`Session::call`]
 //! runs a method with the client id header, [`Session::disconnect`] removes the registration.
+//! Every request carries `authorization: Bearer $OOLOI_TOKEN` when that variable is set (auth
+//! mode `jwt`).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use ooloi_server::proto::ooloi_service_client::OoloiServiceClient;
 use ooloi_server::proto::{DisconnectRequest, EventMessage, OoloiRequest, RegisterClientRequest};
 use ooloi_server::value::{Value, ValueLimits, edn};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status, Streaming};
 
@@ -82,9 +86,40 @@ pub fn register_request(id: &str, display_name: &str) -> RegisterClientRequest {
     }
 }
 
-/// `message` with the client id header set.
-pub fn with_client_id<T>(message: T, id: &str) -> Result<Request<T>, Failure> {
+/// The environment variable holding the bearer token the CLI sends (auth mode `jwt`).
+pub const TOKEN_ENV: &str = "OOLOI_TOKEN";
+
+/// `authorization: Bearer $OOLOI_TOKEN`, if the variable is set (read once).
+pub fn bearer() -> Result<Option<MetadataValue<Ascii>>, Failure> {
+    static BEARER: OnceLock<Option<String>> = OnceLock::new();
+    let token = BEARER.get_or_init(|| {
+        std::env::var(TOKEN_ENV)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    });
+    token
+        .as_ref()
+        .map(|token| {
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|_| Failure::Usage(format!("{TOKEN_ENV} is not a valid header value")))
+        })
+        .transpose()
+}
+
+/// `message` with the bearer token of `OOLOI_TOKEN`, if set.
+pub fn authorized<T>(message: T) -> Result<Request<T>, Failure> {
     let mut request = Request::new(message);
+    if let Some(value) = bearer()? {
+        request.metadata_mut().insert("authorization", value);
+    }
+    Ok(request)
+}
+
+/// `message` with the client id header set (and the bearer token of `OOLOI_TOKEN`, if set).
+pub fn with_client_id<T>(message: T, id: &str) -> Result<Request<T>, Failure> {
+    let mut request = authorized(message)?;
     let value = id
         .parse()
         .map_err(|_| Failure::Usage(format!("client id {id:?} is not a valid header value")))?;
@@ -107,7 +142,7 @@ impl Session {
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
         let mut events = client
-            .register_client(register_request(id, display_name))
+            .register_client(authorized(register_request(id, display_name))?)
             .await?
             .into_inner();
         let first = tokio::time::timeout(DEADLINE, events.message())

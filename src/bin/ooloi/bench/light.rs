@@ -8,9 +8,9 @@ use std::time::Duration;
 use ooloi_server::proto::ooloi_service_client::OoloiServiceClient;
 use ooloi_server::proto::{OoloiRequest, RegisterClientRequest};
 use ooloi_server::value::Value;
+use tonic::Streaming;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Streaming};
 
 use crate::failure::Failure;
 use crate::session;
@@ -71,7 +71,7 @@ pub async fn register(channel: Channel, id: &str) -> Result<Streaming<EventHead>
         .map_err(|e| Failure::Other(format!("connection not ready: {e}")))?;
     let codec = tonic_prost::ProstCodec::<RegisterClientRequest, EventHead>::default();
     let path = PathAndQuery::from_static("/ooloi.OoloiService/RegisterClient");
-    let request = Request::new(session::register_request(id, "ooloi bench"));
+    let request = session::authorized(session::register_request(id, "ooloi bench"))?;
     Ok(grpc
         .server_streaming(request, path, codec)
         .await?

@@ -35,6 +35,8 @@ pub struct Load {
     vpd: OoloiValue,
     piece_id: OoloiValue,
     titles: Arc<AtomicU64>,
+    /// `Bearer $OOLOI_TOKEN`, when set (auth mode `jwt`).
+    bearer: Option<AsciiMetadataValue>,
 }
 
 impl Load {
@@ -46,6 +48,7 @@ impl Load {
             vpd: Value::vector([]).to_proto(),
             piece_id: Value::string(piece_id).to_proto(),
             titles: Arc::new(AtomicU64::new(0)),
+            bearer: crate::session::bearer()?,
         })
     }
 
@@ -67,6 +70,11 @@ impl Load {
         request
             .metadata_mut()
             .insert(CLIENT_ID_HEADER, self.client_id.clone());
+        if let Some(bearer) = &self.bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+        }
         request
     }
 }

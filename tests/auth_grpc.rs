@@ -1,0 +1,565 @@
+//! Auth mode `jwt` through a real server (issue 11): the transport-level attack matrix (every
+//! case UNAUTHENTICATED while a control token succeeds), open health and reflection, the tenant
+//! taken only from the token, pieces of another tenant indistinguishable from missing ones,
+//! client ids bound to their principal, and event streams that end when their token expires
+//! unless renewed.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, Header};
+use ooloi_server::proto::OoloiRequest;
+use serde_json::json;
+use support::grpc::{
+    STEP_TIMEOUT, TestServer, next_event, quiet_for, reason, register_request, request, to_value,
+};
+use support::jwt::{self, AUDIENCE, ISSUER, claims, hs256};
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::{Code, Request, Status};
+
+fn jwt_pairs(rsa_public: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OOLOI__AUTH__MODE", "jwt".into()),
+        (
+            "OOLOI__AUTH__HS256_SECRET",
+            String::from_utf8(jwt::SECRET.to_vec()).unwrap(),
+        ),
+        ("OOLOI__AUTH__PUBLIC_KEY_FILES", rsa_public.into()),
+        ("OOLOI__AUTH__ISSUER", ISSUER.into()),
+        ("OOLOI__AUTH__AUDIENCE", AUDIENCE.into()),
+    ]
+}
+
+async fn jwt_server() -> TestServer {
+    let public = format!(
+        "{}/tests/fixtures/keys/rsa-public.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pairs = jwt_pairs(&public);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestServer::tcp(&pairs).await
+}
+
+/// `request` carrying `token` as its bearer token.
+fn bearer<T>(mut request: Request<T>, token: &str) -> Request<T> {
+    request.metadata_mut().insert(
+        "authorization",
+        AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    request
+}
+
+/// The client the control token registers in the attack tests.
+const CONTROL: &str = "control-client";
+
+/// `list-pieces []` with `token`, naming the control client.
+async fn list(server: &TestServer, token: &str) -> Result<(), Status> {
+    let mut grpc = server.client().await;
+    grpc.execute_method(bearer(request(Some(CONTROL), "list-pieces", "[]"), token))
+        .await
+        .map(|_| ())
+}
+
+async fn assert_unauthenticated(server: &TestServer, request: Request<OoloiRequest>, case: &str) {
+    let mut grpc = server.client().await;
+    let status = grpc
+        .execute_method(request)
+        .await
+        .expect_err(&format!("{case}: accepted"));
+    assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");
+    assert_eq!(reason(&status), "UNAUTHENTICATED", "{case}");
+    assert!(status.message().len() < 300, "{case}: {}", status.message());
+}
+
+#[tokio::test]
+async fn every_attack_is_unauthenticated_while_the_control_token_succeeds() {
+    let server = jwt_server().await;
+    let control = jwt::token("acme", "alice", &[]);
+    let _session = register(&server, CONTROL, &control).await;
+    list(&server, &control).await.expect("the control token");
+    let later = jwt::now() + 3600;
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = claims("acme", "alice", &[]);
+        edit(&mut c);
+        c
+    };
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        tokens.push((
+            format!("alg {alg}"),
+            jwt::raw(
+                &json!({"alg": alg, "typ": "JWT"}),
+                &claims("acme", "alice", &[]),
+                b"",
+            ),
+        ));
+    }
+    let rsa_public = jwt::key_file("rsa-public.pem");
+    tokens.push((
+        "HS256 with the RSA public key as secret".into(),
+        jwt::hs256_raw(
+            &json!({"alg": "HS256"}),
+            &claims("acme", "alice", &[]),
+            &rsa_public,
+        ),
+    ));
+    tokens.push((
+        "wrong key".into(),
+        jwt::hs256_raw(
+            &json!({"alg": "HS256"}),
+            &claims("acme", "alice", &[]),
+            &[9u8; 32],
+        ),
+    ));
+    let mut bad_signature = control.clone();
+    bad_signature.truncate(bad_signature.len() - 4);
+    bad_signature.push_str("AAAA");
+    tokens.push(("bad signature".into(), bad_signature));
+    tokens.push((
+        "expired".into(),
+        hs256(&with(&|c| c["exp"] = json!(jwt::now() - 120))),
+    ));
+    tokens.push((
+        "nbf in the future".into(),
+        hs256(&with(&|c| c["nbf"] = json!(jwt::now() + 600))),
+    ));
+    tokens.push((
+        "exp as a string".into(),
+        hs256(&with(&|c| c["exp"] = json!(later.to_string()))),
+    ));
+    tokens.push((
+        "nbf as a string".into(),
+        hs256(&with(&|c| c["nbf"] = json!("0"))),
+    ));
+    tokens.push((
+        "absurd exp".into(),
+        hs256(&with(&|c| c["exp"] = json!(1e300))),
+    ));
+    tokens.push((
+        "absurd exp (u64)".into(),
+        hs256(&with(&|c| c["exp"] = json!(u64::MAX))),
+    ));
+    for claim in ["exp", "iss", "aud", "sub", "tenant"] {
+        tokens.push((
+            format!("missing {claim}"),
+            hs256(&with(&|c| {
+                c.as_object_mut().unwrap().remove(claim);
+            })),
+        ));
+    }
+    tokens.push((
+        "wrong aud".into(),
+        hs256(&with(&|c| c["aud"] = json!("other"))),
+    ));
+    tokens.push((
+        "wrong iss".into(),
+        hs256(&with(&|c| c["iss"] = json!("https://evil.test"))),
+    ));
+    for kid in [
+        "unknown",
+        "../../etc/passwd",
+        "1' OR '1'='1",
+        &"k".repeat(10 * 1024),
+    ] {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(kid.to_string());
+        tokens.push((
+            format!("kid {}", &kid[..kid.len().min(20)]),
+            jwt::sign(h, &claims("acme", "alice", &[]), &jwt::private_key("rsa")),
+        ));
+    }
+    let parts: Vec<&str> = control.split('.').collect();
+    tokens.push((
+        "edited payload".into(),
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            jwt::b64(claims("acme", "mallory", &["admin"]).to_string().as_bytes()),
+            parts[2]
+        ),
+    ));
+    tokens.push((
+        "20 KB token".into(),
+        hs256(&with(&|c| c["pad"] = json!("p".repeat(20 * 1024)))),
+    ));
+    let mut id_token = Header::new(Algorithm::HS256);
+    id_token.typ = Some("id_token+jwt".into());
+    tokens.push((
+        "another type".into(),
+        jwt::sign(id_token, &claims("acme", "alice", &[]), &jwt::secret_key()),
+    ));
+    for (case, token) in &tokens {
+        assert_unauthenticated(
+            &server,
+            bearer(request(Some(CONTROL), "list-pieces", "[]"), token),
+            case,
+        )
+        .await;
+        list(&server, &control)
+            .await
+            .expect("the control token still works");
+    }
+
+    // Headers: none, two, and malformed ones.
+    assert_unauthenticated(
+        &server,
+        request(Some(CONTROL), "list-pieces", "[]"),
+        "no token",
+    )
+    .await;
+    let mut two = bearer(request(Some(CONTROL), "list-pieces", "[]"), &control);
+    two.metadata_mut().append(
+        "authorization",
+        AsciiMetadataValue::try_from(format!("Bearer {control}")).unwrap(),
+    );
+    assert_unauthenticated(&server, two, "two authorization headers").await;
+    for header in [
+        "Basic YWxpY2U6c2VjcmV0".to_string(),
+        "Bearer".into(),
+        "Bearer ".into(),
+        format!("Token {control}"),
+        format!("Bearer{control}"),
+        format!("Bearer {control} extra"),
+    ] {
+        let mut r = request(Some(CONTROL), "list-pieces", "[]");
+        r.metadata_mut().insert(
+            "authorization",
+            AsciiMetadataValue::try_from(header.as_str()).unwrap(),
+        );
+        assert_unauthenticated(&server, r, &header[..header.len().min(30)]).await;
+    }
+    let mut binary = request(Some(CONTROL), "list-pieces", "[]");
+    binary.metadata_mut().insert_bin(
+        "authorization-bin",
+        MetadataValue::from_bytes(control.as_bytes()),
+    );
+    assert_unauthenticated(&server, binary, "token only in a binary header").await;
+
+    // A token for tenant A while the metadata claims tenant B.
+    for header in ["x-ooloi-tenant", "x-tenant-id"] {
+        let mut r = bearer(request(Some(CONTROL), "list-pieces", "[]"), &control);
+        r.metadata_mut().insert(header, "globex".parse().unwrap());
+        assert_unauthenticated(&server, r, header).await;
+        let mut same = bearer(request(Some(CONTROL), "list-pieces", "[]"), &control);
+        same.metadata_mut().insert(header, "acme".parse().unwrap());
+        server
+            .client()
+            .await
+            .execute_method(same)
+            .await
+            .expect("the token's own tenant");
+    }
+
+    // The scheme is case-insensitive (RFC 7235).
+    let mut lower = request(Some(CONTROL), "list-pieces", "[]");
+    lower.metadata_mut().insert(
+        "authorization",
+        AsciiMetadataValue::try_from(format!("bearer {control}")).unwrap(),
+    );
+    server
+        .client()
+        .await
+        .execute_method(lower)
+        .await
+        .expect("bearer in lower case");
+
+    // RS256 with the configured public key works.
+    let rs = jwt::sign(
+        Header::new(Algorithm::RS256),
+        &claims("acme", "alice", &[]),
+        &jwt::private_key("rsa"),
+    );
+    list(&server, &rs).await.expect("RS256");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_jku_header_is_never_fetched() {
+    let server = jwt_server().await;
+    let _session = register(&server, CONTROL, &jwt::token("acme", "alice", &[])).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    for alg in ["RS256", "HS256"] {
+        let header = json!({"alg": alg, "jku": url, "x5u": url, "kid": "attacker"});
+        let token = if alg == "HS256" {
+            jwt::hs256_raw(
+                &header,
+                &claims("acme", "alice", &[]),
+                b"attacker-secret-of-32-bytes.....",
+            )
+        } else {
+            jwt::raw(&header, &claims("acme", "alice", &[]), &[1u8; 256])
+        };
+        assert_unauthenticated(
+            &server,
+            bearer(request(Some(CONTROL), "list-pieces", "[]"), &token),
+            alg,
+        )
+        .await;
+    }
+    // The calls have been answered: any fetch would have connected by now.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the jku listener saw a connection: {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_reflection_need_no_token() {
+    let server = jwt_server().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
+    let answer = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health without a token");
+    assert_eq!(answer.into_inner().status, 1, "SERVING");
+    server.stop().await;
+}
+
+/// A registered client of `user` in `tenant` with `token`: its gRPC client and event stream.
+struct Session {
+    grpc: ooloi_server::proto::ooloi_service_client::OoloiServiceClient<tonic::transport::Channel>,
+    events: tonic::Streaming<ooloi_server::proto::EventMessage>,
+    id: String,
+}
+
+async fn register(server: &TestServer, id: &str, token: &str) -> Session {
+    let mut grpc = server.client().await;
+    let mut events = grpc
+        .register_client(bearer(Request::new(register_request(id)), token))
+        .await
+        .unwrap_or_else(|s| panic!("register {id}: {s:?}"))
+        .into_inner();
+    let confirmation = next_event(&mut events).await;
+    assert_eq!(confirmation.event_type, "client-registration-confirmed");
+    Session {
+        grpc,
+        events,
+        id: id.into(),
+    }
+}
+
+impl Session {
+    async fn call(
+        &mut self,
+        token: &str,
+        method: &str,
+        params: &str,
+    ) -> Result<ooloi_server::value::Value, Status> {
+        let response = tokio::time::timeout(
+            STEP_TIMEOUT,
+            self.grpc
+                .execute_method(bearer(request(Some(&self.id), method, params), token)),
+        )
+        .await
+        .expect("answers in time")?
+        .into_inner();
+        Ok(to_value(response.result))
+    }
+}
+
+/// Waits for the stream to end; returns its final status and when it ended.
+async fn ended(
+    events: &mut tonic::Streaming<ooloi_server::proto::EventMessage>,
+) -> (Status, Instant) {
+    loop {
+        match tokio::time::timeout(STEP_TIMEOUT, events.message())
+            .await
+            .expect("the stream ends in time")
+        {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => return (status, Instant::now()),
+        }
+    }
+}
+
+fn expiring_token(tenant: &str, user: &str, seconds: u64) -> (String, std::time::SystemTime) {
+    let exp = jwt::now() + seconds;
+    let mut c = claims(tenant, user, &[]);
+    c["exp"] = json!(exp);
+    (hs256(&c), std::time::UNIX_EPOCH + Duration::from_secs(exp))
+}
+
+#[tokio::test]
+async fn a_stream_ends_with_unauthenticated_when_its_token_expires() {
+    let server = jwt_server().await;
+    let (token, expires) = expiring_token("acme", "alice", 2);
+    let mut session = register(&server, "expiring", &token).await;
+    let (status, _) = ended(&mut session.events).await;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let late = std::time::SystemTime::now()
+        .duration_since(expires)
+        .unwrap_or_default();
+    assert!(
+        late < Duration::from_secs(1),
+        "ended {late:?} after the token's exp"
+    );
+    // The registration went with the stream: the id is free again.
+    let fresh = jwt::token("acme", "alice", &[]);
+    assert!(
+        support::grpc::eventually(Duration::from_secs(5), || {
+            server
+                .server()
+                .registry()
+                .get("acme", &"expiring".parse().unwrap())
+                .is_none()
+        })
+        .await
+    );
+    let _again = register(&server, "expiring", &fresh).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn renew_client_session_keeps_a_stream_past_its_first_tokens_expiry() {
+    let server = jwt_server().await;
+    let (short, expires) = expiring_token("acme", "alice", 2);
+    let mut session = register(&server, "renewing", &short).await;
+    // Another principal cannot renew it.
+    let mallory = jwt::token("acme", "mallory", &[]);
+    let refused = session
+        .call(&mallory, "renew-client-session", "[]")
+        .await
+        .unwrap_err();
+    assert_ne!(refused.code(), Code::Ok);
+    let (long, _) = expiring_token("acme", "alice", 60);
+    let renewed = session
+        .call(&long, "renew-client-session", "[]")
+        .await
+        .unwrap();
+    assert!(format!("{renewed:?}").contains("expires-at"), "{renewed:?}");
+    // Past the first token's expiry (plus the 1 s the stream may take), still open.
+    let wait = expires
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        + Duration::from_millis(1500);
+    assert!(
+        quiet_for(&mut session.events, wait).await,
+        "the renewed stream stayed open"
+    );
+    // And it still delivers.
+    let pid = session
+        .call(&long, "new-piece", "[{:title \"x\"}]")
+        .await
+        .unwrap();
+    let pid = pid.as_str().unwrap().to_string();
+    session
+        .call(&long, "subscribe-to-piece-events", &format!("[\"{pid}\"]"))
+        .await
+        .unwrap();
+    session
+        .call(&long, "set-title", &format!("[[] \"{pid}\" \"y\"]"))
+        .await
+        .unwrap();
+    let event = next_event(&mut session.events).await;
+    assert_eq!(event.event_type, "piece-structure-changed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_id_acts_only_for_the_principal_that_registered_it() {
+    let server = jwt_server().await;
+    let alice = jwt::token("acme", "alice", &[]);
+    let bob = jwt::token("acme", "bob", &[]);
+    let mut session = register(&server, "alices-client", &alice).await;
+    let pid = session
+        .call(&alice, "new-piece", "[{:title \"a\"}]")
+        .await
+        .unwrap();
+    let pid = pid.as_str().unwrap().to_string();
+    // Bob names Alice's client: refused, and her client is untouched.
+    let e = session
+        .call(&bob, "subscribe-to-piece-events", &format!("[\"{pid}\"]"))
+        .await
+        .unwrap_err();
+    assert_ne!(e.code(), Code::Ok);
+    let mut grpc = server.client().await;
+    let mut disconnect = bearer(
+        Request::new(ooloi_server::proto::DisconnectRequest {}),
+        &bob,
+    );
+    disconnect
+        .metadata_mut()
+        .insert("x-ooloi-client-id", "alices-client".parse().unwrap());
+    let e = grpc.disconnect(disconnect).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert!(
+        server
+            .server()
+            .registry()
+            .get("acme", &"alices-client".parse().unwrap())
+            .is_some()
+    );
+    // The same id in another tenant is another client.
+    let other = jwt::token("globex", "alice", &[]);
+    let _twin = register(&server, "alices-client", &other).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_piece_is_indistinguishable_from_a_missing_one() {
+    let server = jwt_server().await;
+    let alice = jwt::token("acme", "alice", &[]);
+    let eve = jwt::token("globex", "eve", &[]);
+    let mut a = register(&server, "a-client", &alice).await;
+    let mut e = register(&server, "e-client", &eve).await;
+    let pid = a
+        .call(&alice, "new-piece", "[{:title \"secret\"}]")
+        .await
+        .unwrap();
+    let pid = pid.as_str().unwrap().to_string();
+    a.call(&alice, "subscribe-to-piece-events", &format!("[\"{pid}\"]"))
+        .await
+        .unwrap();
+    let missing = "00000000-0000-4000-8000-000000000000";
+    for (method, params) in [
+        ("get-piece-metadata", "[\"{}\"]"),
+        ("set-title", "[[] \"{}\" \"stolen\"]"),
+        ("subscribe-to-piece-events", "[\"{}\"]"),
+        ("delete-piece", "[\"{}\"]"),
+    ] {
+        let probe = |id: &str| params.replace("{}", id);
+        let theirs = e.call(&eve, method, &probe(&pid)).await.unwrap_err();
+        let nothing = e.call(&eve, method, &probe(missing)).await.unwrap_err();
+        assert_eq!(theirs.code(), nothing.code(), "{method}");
+        assert_eq!(reason(&theirs), reason(&nothing), "{method}");
+        assert_eq!(
+            theirs.message().replace(&pid, "ID"),
+            nothing.message().replace(missing, "ID"),
+            "{method}"
+        );
+    }
+    // Nothing of tenant globex's probing reached acme's piece, and no acme event reached eve.
+    assert!(quiet_for(&mut e.events, Duration::from_millis(300)).await);
+    let listed = e.call(&eve, "list-pieces", "[]").await.unwrap();
+    assert!(!format!("{listed:?}").contains(&pid), "{listed:?}");
+    a.call(
+        &alice,
+        "set-title",
+        &format!("[[] \"{pid}\" \"still mine\"]"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        next_event(&mut a.events).await.event_type,
+        "piece-structure-changed"
+    );
+    assert!(quiet_for(&mut e.events, Duration::from_millis(300)).await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_with_an_unreadable_key_file_does_not_open() {
+    let pairs = jwt_pairs("/nonexistent/key.pem");
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let e = ooloi_server::server::Server::opened(support::grpc::config(&pairs))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/key.pem"), "{e}");
+}
