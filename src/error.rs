@@ -104,6 +104,28 @@ pub enum Error {
         /// When to try again.
         retry_after_ms: u64,
     },
+    /// The caller's tenant does not exist (in `registered` mode) or is suspended.
+    #[error("tenant {tenant} is not active")]
+    TenantNotActive {
+        /// The tenant.
+        tenant: String,
+    },
+    /// An admin method named a tenant the registry does not have.
+    #[error("no tenant {tenant}")]
+    TenantNotFound {
+        /// The tenant named.
+        tenant: String,
+    },
+    /// The caller's tenant has used up one of its quotas.
+    #[error("the tenant's {quota} quota ({max}) is used up; retry after {retry_after_ms} ms")]
+    QuotaExceeded {
+        /// Which quota (`requests_per_second`, `clients`, `pieces`).
+        quota: &'static str,
+        /// Its value.
+        max: u64,
+        /// When trying again may succeed.
+        retry_after_ms: u64,
+    },
     /// The server is not ready to take calls (still starting); try again shortly.
     #[error("the server is not ready: {message}")]
     NotReady {
@@ -148,6 +170,9 @@ impl Error {
             Error::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
             Error::Overloaded { .. } => "OVERLOADED",
             Error::NotReady { .. } => "NOT_READY",
+            Error::TenantNotActive { .. } => "TENANT_NOT_ACTIVE",
+            Error::TenantNotFound { .. } => "TENANT_NOT_FOUND",
+            Error::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
             Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
             Error::Internal(_) => "INTERNAL",
             Error::Unauthenticated { .. } => "UNAUTHENTICATED",

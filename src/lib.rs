@@ -24,4 +24,5 @@ pub mod proto;
 pub mod server;
 pub mod stm;
 pub mod telemetry;
+pub mod tenants;
 pub mod value;

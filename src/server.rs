@@ -20,12 +20,13 @@ use tokio::sync::watch;
 use crate::api::{Api, ApiLimits, RESPONSE_OVERHEAD};
 use crate::auth::Authenticator;
 use crate::clients::{ClientRegistry, EventRouter, WakeDispatch, WakeInline};
-use crate::config::{AuthMode, Config, ConfigError};
+use crate::config::{AuthMode, Config, ConfigError, TenantsMode};
 use crate::executor::Executor;
-use crate::identity::Principal;
+use crate::identity::{Principal, TenantId};
 use crate::net::{self, ConnectionLimits, ConnectionStats};
 use crate::telemetry::GrpcStats;
 use crate::telemetry::metrics::{Metrics, Sources};
+use crate::tenants::{Admission, Quotas, TenantRegistry};
 
 /// Whether the server should receive traffic: false until [`Server::open`] has finished and
 /// again from [`Server::begin_shutdown`] on. gRPC health and `/readyz` both follow it.
@@ -90,6 +91,9 @@ pub enum OpenError {
     /// self-test failed.
     #[error("authentication: {0}")]
     Auth(String),
+    /// The tenant seed file (`tenants.file`) is unreadable or invalid.
+    #[error("tenants.file: {0}")]
+    Tenants(String),
 }
 
 #[derive(Debug)]
@@ -154,10 +158,36 @@ impl Server {
                 .max_message_bytes
                 .saturating_sub(RESPONSE_OVERHEAD),
         };
-        let api = Api::with_limits(
+        let tenants = Arc::new(TenantRegistry::new(
+            match config.tenants.mode {
+                TenantsMode::Open => Admission::Open,
+                TenantsMode::Registered => Admission::Registered,
+            },
+            TenantId::from(config.auth.platform_tenant.as_str()),
+            // Quotas keep tenants from harming each other; without authentication there is one
+            // local user of one tenant, bounded by the connection and executor limits instead.
+            match config.auth.mode {
+                AuthMode::Jwt => Quotas {
+                    clients: config.quotas.clients_per_tenant,
+                    pieces: config.quotas.pieces_per_tenant,
+                    requests_per_second: config.quotas.requests_per_second,
+                    burst: config.quotas.burst,
+                },
+                AuthMode::None => Quotas::UNLIMITED,
+            },
+        ));
+        // A tenant suspended or deleted: its streams end now, with the reason.
+        let clients = registry.clone();
+        tenants.on_inactive(Box::new(move |tenant| {
+            for client in clients.clients_of(tenant) {
+                client.end_with(crate::tenants::not_active(tenant));
+            }
+        }));
+        let api = Api::with_tenants(
             crate::stm::StmConfig::default(),
             limits,
             Arc::new(router.clone()),
+            tenants,
         );
         let threads = config.executor.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -204,6 +234,22 @@ impl Server {
     /// Transports may serve before and during this (health says NOT_SERVING meanwhile).
     pub async fn open(&self) -> Result<(), OpenError> {
         self.inner.config.validate()?;
+        if let Some(path) = &self.inner.config.tenants.file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| OpenError::Tenants(format!("cannot read {}: {e}", path.display())))?;
+            for record in crate::api::tenant_records_from_toml(&text)
+                .map_err(|e| OpenError::Tenants(format!("{}: {e}", path.display())))?
+            {
+                // A record already there (open() called twice) is kept as it is.
+                if self.inner.api.tenants().get(&record.id).is_none() {
+                    self.inner
+                        .api
+                        .tenants()
+                        .create(record)
+                        .map_err(|e| OpenError::Tenants(format!("{}: {e}", path.display())))?;
+                }
+            }
+        }
         if self.inner.authenticator.get().is_none() {
             let authenticator =
                 Authenticator::from_config(&self.inner.config).map_err(OpenError::Auth)?;

@@ -32,7 +32,7 @@ fn list_methods_describes_every_method() {
     sorted.dedup();
     assert_eq!(names, sorted, "listed once each, by name");
 
-    let categories = ["read", "write", "lifecycle", "admin"].map(Value::keyword);
+    let categories = ["read", "write", "lifecycle", "share", "admin"].map(Value::keyword);
     for m in listed {
         let name = string(field(m, "name"));
         assert!(categories.contains(field(m, "category")), "{name}");
@@ -45,6 +45,10 @@ fn list_methods_describes_every_method() {
         // Categories follow the verbs.
         let expected = if ["new-piece", "clone-piece", "delete-piece"].contains(&name) {
             "lifecycle"
+        } else if name.ends_with("-tenant") || name == "list-tenants" {
+            "admin"
+        } else if ["share-piece", "unshare-piece", "list-piece-access"].contains(&name) {
+            "share"
         } else if ["get-", "list-", "create-"]
             .iter()
             .any(|p| name.starts_with(p))

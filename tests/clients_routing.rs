@@ -31,6 +31,7 @@ fn commit(piece: PieceId, version: u64, kinds: &[EventKind]) -> PieceCommit {
                 data: Vec::new(),
             })
             .collect(),
+        revoked: Vec::new(),
     }
 }
 

@@ -8,19 +8,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::access::{MAX_GRANTS_PER_PIECE, PieceAccess, PieceRole};
 use super::order::Committed;
 use super::{Core, PieceCommit, PieceEntry};
+use super::{Method, ParamKind};
 use crate::error::Error;
-use crate::identity::{Caller, Principal};
+use crate::identity::{Caller, Principal, UserId};
 use crate::model::classify::{self, PieceEvent};
 use crate::model::{Change, Piece, PieceId};
 use crate::stm::{Ref, Tx};
+use crate::value::Value;
 
 struct Work {
     id: PieceId,
     r: Ref<Piece>,
     piece: Piece,
     changes: Vec<Change>,
+    /// Users who lost read access in this call: the piece gets a new version so that the
+    /// revocation takes its place in the piece's commit order.
+    revoked: Vec<UserId>,
+    /// Access changed (even if nobody lost it): a new version too.
+    access_changed: bool,
 }
 
 /// One call's view of the world, inside its transaction.
@@ -61,20 +69,110 @@ impl<'t, 's> Call<'t, 's> {
         }
     }
 
-    /// The registry entry of a piece the caller may see.
+    /// The registry entry of a piece the caller may see, with the caller's role on it.
     ///
     /// The registry is peeked, not read: a piece created or deleted by someone else must not
     /// make this call retry. That is safe because every use of the entry reads the piece's own
     /// ref, and deleting a piece also writes that ref, so a call racing a delete conflicts on
-    /// the piece and, retried, no longer finds it.
-    pub(crate) fn entry(&mut self, id: PieceId) -> Result<PieceEntry, Error> {
+    /// the piece and, retried, no longer finds it. The access ref is read: a call that used a
+    /// role conflicts with the change that takes it away.
+    ///
+    /// A piece of another tenant, and one the caller has no role on, is not found: the same
+    /// error, byte for byte, as a piece that does not exist.
+    pub(crate) fn entry(&mut self, id: PieceId) -> Result<(PieceEntry, PieceRole), Error> {
         let registry = self.tx.peek(&self.core.pieces)?;
-        match registry.get(&id) {
-            Some(entry) if entry.tenant == self.caller.principal.tenant => Ok(entry.clone()),
-            _ => Err(Error::PieceNotFound {
-                piece_id: id.to_string(),
-            }),
+        let not_found = || Error::PieceNotFound {
+            piece_id: id.to_string(),
+        };
+        let entry = match registry.get(&id) {
+            Some(entry) if entry.tenant == self.caller.principal.tenant => entry.clone(),
+            _ => return Err(not_found()),
+        };
+        let role = self
+            .tx
+            .read(&entry.access)?
+            .role_of(self.caller)
+            .ok_or_else(not_found)?;
+        Ok((entry, role))
+    }
+
+    /// The caller's role on a piece it may see, or PERMISSION_DENIED when it is weaker than
+    /// `needed` (and PIECE_NOT_FOUND when it has none).
+    pub(crate) fn require(&mut self, id: PieceId, needed: PieceRole) -> Result<PieceEntry, Error> {
+        let (entry, role) = self.entry(id)?;
+        if role < needed {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "this needs the {} role on piece {id}; the caller is {}",
+                    needed.name(),
+                    role.name()
+                ),
+            });
         }
+        Ok(entry)
+    }
+
+    /// Checks `role` on every piece `method`'s arguments name (before its handler runs). A
+    /// piece the call creates is not named by its arguments; an argument that is not a piece
+    /// id is the handler's to refuse.
+    pub(crate) fn authorize_args(
+        &mut self,
+        method: &Method,
+        args: &[Value],
+        role: PieceRole,
+    ) -> Result<(), Error> {
+        for (param, value) in method.params.iter().zip(args) {
+            if param.kind != ParamKind::PieceId {
+                continue;
+            }
+            if let Some(id) = value.as_str().and_then(|s| s.parse::<PieceId>().ok())
+                && !self.created.iter().any(|(c, _)| *c == id)
+            {
+                self.require(id, role)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who may use a piece (the caller must be its owner).
+    pub fn access(&mut self, id: PieceId) -> Result<PieceAccess, Error> {
+        let entry = self.require(id, PieceRole::Owner)?;
+        Ok((*self.tx.read(&entry.access)?).clone())
+    }
+
+    /// Changes who may use a piece (the caller must be its owner): `edit` gets the access and
+    /// returns it changed. Users who could read the piece before and cannot after are
+    /// unsubscribed from its events before any later commit of it is delivered.
+    pub fn change_access(
+        &mut self,
+        id: PieceId,
+        edit: impl FnOnce(&mut PieceAccess) -> Result<(), Error>,
+    ) -> Result<PieceAccess, Error> {
+        let entry = self.require(id, PieceRole::Owner)?;
+        let before = (*self.tx.read(&entry.access)?).clone();
+        let mut after = before.clone();
+        edit(&mut after)?;
+        if after.grants.len() > MAX_GRANTS_PER_PIECE {
+            return Err(Error::LimitExceeded {
+                limit: "grants per piece",
+                max: MAX_GRANTS_PER_PIECE as u64,
+                what: format!("{} grants", after.grants.len()),
+            });
+        }
+        if after == before {
+            return Ok(after);
+        }
+        let revoked: Vec<UserId> = before
+            .grants
+            .keys()
+            .filter(|user| after.role_of_user(user).is_none())
+            .cloned()
+            .collect();
+        self.tx.write(&entry.access, after.clone());
+        let i = self.work_index(id)?;
+        self.work[i].access_changed = true;
+        self.work[i].revoked.extend(revoked);
+        Ok(after)
     }
 
     /// Fails with [`Error::DeadlineExceeded`] once the call's deadline has passed; `at` says
@@ -125,7 +223,7 @@ impl<'t, 's> Call<'t, 's> {
         if let Some(w) = self.work.iter().find(|w| w.id == id) {
             return Ok(w.piece.clone());
         }
-        let entry = self.entry(id)?;
+        let (entry, _) = self.entry(id)?;
         Ok((*self.tx.read(&entry.piece)?).clone())
     }
 
@@ -133,13 +231,20 @@ impl<'t, 's> Call<'t, 's> {
         if let Some(i) = self.work.iter().position(|w| w.id == id) {
             return Ok(i);
         }
-        let entry = self.entry(id)?;
+        let entry = if self.created.iter().any(|(c, _)| *c == id) {
+            // Created by this call: the caller is its owner.
+            self.entry(id)?.0
+        } else {
+            self.require(id, PieceRole::Editor)?
+        };
         let piece = (*self.tx.read(&entry.piece)?).clone();
         self.work.push(Work {
             id,
             r: entry.piece,
             piece,
             changes: Vec::new(),
+            revoked: Vec::new(),
+            access_changed: false,
         });
         Ok(self.work.len() - 1)
     }
@@ -158,7 +263,7 @@ impl<'t, 's> Call<'t, 's> {
     /// The version the piece will have when this call commits.
     pub fn version_after(&mut self, id: PieceId) -> Result<u64, Error> {
         if let Some(w) = self.work.iter().find(|w| w.id == id) {
-            return Ok(w.piece.version + u64::from(!w.changes.is_empty()));
+            return Ok(w.piece.version + u64::from(!w.changes.is_empty() || w.access_changed));
         }
         Ok(self.piece(id)?.version)
     }
@@ -175,6 +280,24 @@ impl<'t, 's> Call<'t, 's> {
 
     /// Registers a new piece owned by the caller's tenant.
     pub(crate) fn create_piece(&mut self, piece: Piece) -> Result<PieceId, Error> {
+        let tenant = &self.caller.principal.tenant;
+        let quotas = self.core.tenants.active_quotas(tenant)?;
+        // Counted from a peek: creations racing each other may pass the quota by as many as
+        // run at once; a count in a shared ref would make every creation conflict.
+        let registry = self.tx.peek(&self.core.pieces)?;
+        let owned = registry.values().filter(|e| e.tenant == *tenant).count() as u64
+            + self.created.len() as u64;
+        if owned >= quotas.pieces {
+            return Err(Error::QuotaExceeded {
+                quota: "pieces",
+                max: quotas.pieces,
+                retry_after_ms: 1000,
+            });
+        }
+        let access = self.core.stm.create_ref(PieceAccess::new(
+            self.caller.principal.user.clone(),
+            self.core.tenants.default_access(tenant),
+        ));
         let id = piece.id;
         self.created.push((id, piece.version));
         let r = self.core.stm.create_ref(piece);
@@ -193,6 +316,7 @@ impl<'t, 's> Call<'t, 's> {
         let entry = PieceEntry {
             piece: r,
             tenant: self.caller.principal.tenant.clone(),
+            access,
         };
         self.tx.commute(&self.core.pieces, move |registry| {
             registry.update(id, entry.clone())
@@ -203,7 +327,7 @@ impl<'t, 's> Call<'t, 's> {
     /// Removes a piece from the registry.
     pub(crate) fn delete_piece(&mut self, id: PieceId) -> Result<(), Error> {
         // The last committed version: edits made earlier in this call die with the piece.
-        let entry = self.entry(id)?;
+        let entry = self.require(id, PieceRole::Owner)?;
         let last = self.tx.read(&entry.piece)?;
         let version = last.version;
         // A tombstone write: any transaction still editing this piece conflicts here.
@@ -215,6 +339,33 @@ impl<'t, 's> Call<'t, 's> {
         Ok(())
     }
 
+    /// Deletes every piece of `tenant` (the platform operator deleting the tenant); returns
+    /// how many. Their subscribers receive `piece-deleted`.
+    pub(crate) fn delete_pieces_of(
+        &mut self,
+        tenant: &crate::identity::TenantId,
+    ) -> Result<usize, Error> {
+        let registry = self.tx.read(&self.core.pieces)?;
+        let doomed: Vec<(PieceId, PieceEntry)> = registry
+            .iter()
+            .filter(|(_, e)| e.tenant == *tenant)
+            .map(|(id, e)| (*id, e.clone()))
+            .collect();
+        for (id, entry) in &doomed {
+            let last = self.tx.read(&entry.piece)?;
+            self.tx.write(&entry.piece, (*last).clone());
+            self.deleted.push((*id, last.version));
+        }
+        self.tx.alter(&self.core.pieces, |registry| {
+            let mut kept = registry.clone();
+            for (id, _) in &doomed {
+                kept.remove(id);
+            }
+            kept
+        })?;
+        Ok(doomed.len())
+    }
+
     /// Writes back every changed piece with a new version and returns what the transaction
     /// will have done once it commits: pieces created, piece commits with their events
     /// (classified here, so nothing that could fail is left for after the commit), deletions.
@@ -223,7 +374,7 @@ impl<'t, 's> Call<'t, 's> {
     pub(crate) fn finish(self) -> Committed {
         let mut commits = Vec::new();
         for mut work in self.work {
-            if work.changes.is_empty() {
+            if work.changes.is_empty() && !work.access_changed {
                 continue;
             }
             work.piece.version += 1;
@@ -233,6 +384,7 @@ impl<'t, 's> Call<'t, 's> {
                 version: work.piece.version,
                 changes: work.changes.into(),
                 events,
+                revoked: work.revoked,
             };
             self.tx.write(&work.r, work.piece);
             commits.push(commit);
@@ -245,6 +397,7 @@ impl<'t, 's> Call<'t, 's> {
                 version,
                 changes: Arc::from(Vec::new()),
                 events: vec![classify::deleted(id, version)],
+                revoked: Vec::new(),
             })
             .collect();
         Committed {

@@ -8,6 +8,7 @@
 //! makes no new version and no event. On commit, each changed piece's changes and their events
 //! go to the [`EventSink`]. Nothing here knows about gRPC.
 
+pub mod access;
 pub mod call;
 mod methods;
 mod order;
@@ -20,10 +21,11 @@ pub use call::Call;
 pub use registry::{Args, Category, Handler, Method, MethodRegistry, Param, ParamKind};
 
 use crate::error::Error;
-use crate::identity::{Caller, TenantId};
+use crate::identity::{Caller, TenantId, UserId};
 use crate::model::classify::PieceEvent;
 use crate::model::{Change, Piece, PieceId};
 use crate::stm::{Ref, Stm, StmConfig};
+use crate::tenants::{Admission, Quotas, TenantRegistry};
 use crate::value::Value;
 
 /// A piece in the registry.
@@ -33,6 +35,8 @@ pub struct PieceEntry {
     pub piece: Ref<Piece>,
     /// The tenant that owns it.
     pub tenant: TenantId,
+    /// Who may use it (its own ref: sharing does not rewrite the piece registry).
+    pub access: Ref<access::PieceAccess>,
 }
 
 /// What one committed transaction did to one piece.
@@ -46,6 +50,9 @@ pub struct PieceCommit {
     pub changes: Arc<[Change]>,
     /// The events the changes raise (at most one of each kind).
     pub events: Vec<PieceEvent>,
+    /// Users of the piece's tenant who lost read access in this commit: their clients are
+    /// unsubscribed before any later commit of the piece is delivered.
+    pub revoked: Vec<UserId>,
 }
 
 /// Receives every piece commit, in commit order per piece, exactly once, after the commit.
@@ -95,6 +102,8 @@ pub(crate) struct Core {
     /// Puts each piece's commits in version order for the sink.
     pub(crate) order: order::CommitOrder,
     pub(crate) limits: ApiLimits,
+    /// Which tenants exist, their quotas and default access.
+    pub(crate) tenants: Arc<TenantRegistry>,
 }
 
 /// The method API over one STM.
@@ -115,8 +124,30 @@ impl Api {
         Self::with_limits(config, ApiLimits::default(), sink)
     }
 
-    /// An API with the core methods and `limits`, sending commits to `sink`.
+    /// An API with the core methods and `limits`, sending commits to `sink`, with an open
+    /// tenant registry on the default quotas.
     pub fn with_limits(config: StmConfig, limits: ApiLimits, sink: Arc<dyn EventSink>) -> Self {
+        let tenants = TenantRegistry::new(
+            Admission::Open,
+            TenantId::from_static("platform"),
+            Quotas {
+                clients: 1000,
+                pieces: 10_000,
+                requests_per_second: 1000,
+                burst: 2000,
+            },
+        );
+        Self::with_tenants(config, limits, sink, Arc::new(tenants))
+    }
+
+    /// An API with the core methods and `limits`, sending commits to `sink`, admitting callers
+    /// through `tenants`.
+    pub fn with_tenants(
+        config: StmConfig,
+        limits: ApiLimits,
+        sink: Arc<dyn EventSink>,
+        tenants: Arc<TenantRegistry>,
+    ) -> Self {
         let stm = Stm::new(config);
         let pieces = stm.create_ref(imbl::HashMap::new());
         let api = Api(Arc::new(Core {
@@ -126,6 +157,7 @@ impl Api {
             sink,
             order: order::CommitOrder::default(),
             limits,
+            tenants,
         }));
         methods::register_core(&api.0.methods);
         api
@@ -134,6 +166,11 @@ impl Api {
     /// The method registry (register plugin methods here).
     pub fn methods(&self) -> &MethodRegistry {
         &self.0.methods
+    }
+
+    /// The tenant registry.
+    pub fn tenants(&self) -> &Arc<TenantRegistry> {
+        &self.0.tenants
     }
 
     /// The STM the pieces live in.
@@ -201,12 +238,24 @@ impl Api {
             })?;
         let args = params_of(method, params)?;
         m.check_args(args)?;
+        // Only whether the tenant may work: the transport charges its request bucket before
+        // the call reaches the executor.
+        self.0.tenants.active_quotas(caller.tenant())?;
+        let required = access::required_role(m.category);
+        if required.is_none() && !caller.roles.platform_admin {
+            return Err(Error::PermissionDenied {
+                message: format!("{method} is for the platform operator"),
+            });
+        }
         // Only the last attempt's outcome counts: an attempt that retries sets it again.
         let mut committed = None;
         let result = self.0.stm.atomically(|tx| {
             let mut call = Call::new(tx, &self.0, caller);
             call.deadline = deadline;
             call.check_deadline("before the call")?;
+            if let Some(role) = required {
+                call.authorize_args(&m, args, role)?;
+            }
             let result = (m.handler)(&mut call, &Args::new(&m.name, args))?;
             // Checked inside the transaction, so a result too large to send commits nothing. A
             // batch has charged its operations' results already, one by one.
@@ -224,6 +273,57 @@ impl Api {
     pub fn limits(&self) -> ApiLimits {
         self.0.limits
     }
+}
+
+/// The tenant records of a `tenants.file` (TOML): an array of tables `[[tenants]]` with the
+/// fields of `create-tenant`, spelled with `_` or `-` (`default_access = "tenant-read"`,
+/// `quotas = { clients = 100 }`, `identity_provider = { issuer = "...", jwks_file = "..." }`).
+pub fn tenant_records_from_toml(text: &str) -> Result<Vec<crate::tenants::TenantRecord>, String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    for key in table.keys() {
+        if key != "tenants" {
+            return Err(format!(
+                "unknown key {key:?} (the file holds [[tenants]] tables)"
+            ));
+        }
+    }
+    let Some(list) = table.get("tenants") else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or("tenants must be an array of tables ([[tenants]])")?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let value = toml_value(item).map_err(|e| format!("tenant {}: {e}", i + 1))?;
+            let map = value
+                .as_map()
+                .ok_or_else(|| format!("tenant {} is not a table", i + 1))?;
+            methods::tenant_record(map).map_err(|e| format!("tenant {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+/// A TOML value as a [`Value`]: tables become maps with keyword keys (`_` read as `-`).
+fn toml_value(item: &toml::Value) -> Result<Value, String> {
+    Ok(match item {
+        toml::Value::String(s) => Value::string(s),
+        toml::Value::Integer(n) => Value::Int(*n),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Array(items) => Value::vector(
+            items
+                .iter()
+                .map(toml_value)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        toml::Value::Table(t) => Value::map(
+            t.iter()
+                .map(|(k, v)| Ok((Value::keyword(&k.replace('_', "-")), toml_value(v)?)))
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
+        other => return Err(format!("unsupported value {other}")),
+    })
 }
 
 fn params_of<'v>(method: &str, params: &'v Value) -> Result<&'v [Value], Error> {
@@ -252,5 +352,14 @@ pub(crate) fn run_in_batch(
         })?;
     let args = params_of(method, params)?;
     m.check_args(args)?;
+    match access::required_role(m.category) {
+        Some(role) => call.authorize_args(&m, args, role)?,
+        // Admin methods change the tenant registry, which a failed batch could not undo.
+        None => {
+            return Err(Error::NotAllowed {
+                message: format!("{method} cannot run inside an atomic batch"),
+            });
+        }
+    }
     (m.handler)(call, &Args::new(&m.name, args))
 }

@@ -208,6 +208,7 @@ mod tests {
             version,
             changes: Arc::from(Vec::new()),
             events: Vec::new(),
+            revoked: Vec::new(),
         }
     }
 
@@ -217,6 +218,7 @@ mod tests {
             version,
             changes: Arc::from(Vec::new()),
             events: vec![crate::model::classify::deleted(piece, version)],
+            revoked: Vec::new(),
         }
     }
 
@@ -385,6 +387,7 @@ mod shuttle_tests {
             } else {
                 Vec::new()
             },
+            revoked: Vec::new(),
         }
     }
 

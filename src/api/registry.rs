@@ -19,7 +19,9 @@ pub enum Category {
     Write,
     /// Creates, clones or deletes pieces.
     Lifecycle,
-    /// Server administration.
+    /// Shares a piece or reads who it is shared with (needs owner).
+    Share,
+    /// Server administration (needs the platform operator).
     Admin,
 }
 
@@ -30,6 +32,7 @@ impl Category {
             Category::Read => "read",
             Category::Write => "write",
             Category::Lifecycle => "lifecycle",
+            Category::Share => "share",
             Category::Admin => "admin",
         }
     }

@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use dashmap::DashMap;
 
@@ -167,6 +167,9 @@ pub struct Client {
     stats: ClientStats,
     /// When the session's credentials expire, seconds since the Unix epoch; 0 for never.
     session_expires_at: AtomicU64,
+    /// Why the server ended the client's stream, if it did (its tenant was suspended): the
+    /// stream ends with this error after its queued events.
+    ended_by: OnceLock<crate::error::Error>,
 }
 
 impl Client {
@@ -177,6 +180,17 @@ impl Client {
             0 => None,
             at => Some(at),
         }
+    }
+
+    /// Ends the client's stream with `error` once its queued events are delivered.
+    pub fn end_with(&self, error: crate::error::Error) {
+        let _ = self.ended_by.set(error);
+        self.queue.close();
+    }
+
+    /// Why the server ended the stream, if it did.
+    pub fn ended_by(&self) -> Option<&crate::error::Error> {
+        self.ended_by.get()
     }
 
     /// Sets when the session ends (`None`: never): at registration, and on renewal with the
@@ -413,6 +427,7 @@ impl ClientRegistry {
                         ..ClientStats::default()
                     },
                     session_expires_at: AtomicU64::new(0),
+                    ended_by: OnceLock::new(),
                 });
                 before_visible(&client);
                 e.insert(Arc::clone(&client));

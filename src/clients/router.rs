@@ -367,6 +367,14 @@ impl EventRouter {
     /// Delivers `commit`'s events to the piece's subscribers; returns how many deliveries were
     /// queued (events x accepting subscribers).
     pub fn route(&self, commit: &PieceCommit) -> usize {
+        if !commit.revoked.is_empty() {
+            // In the piece's commit order: nothing committed after the revocation reaches them.
+            for client in self.registry.subscribers(commit.piece_id) {
+                if commit.revoked.iter().any(|user| user == client.user()) {
+                    self.registry.unsubscribe(&client, commit.piece_id);
+                }
+            }
+        }
         if commit.events.is_empty() {
             return 0;
         }

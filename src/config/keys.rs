@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::types::{AuthMode, Config, Durability, LogFormat, Secret};
+use super::types::{AuthMode, Config, Durability, LogFormat, Secret, TenantsMode};
 use crate::value::MAX_CONFIGURABLE_DEPTH;
 
 /// The TOML type a key takes in the file.
@@ -534,6 +534,102 @@ pub(crate) static KEYS: &[Key] = &[
         inert: None,
         set: |c, v| {
             c.events.queue_capacity = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "tenants",
+        name: "mode",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "open",
+        example: "registered",
+        secret: false,
+        help: "open (a tenant exists on first use) | registered (only tenants the platform operator created)",
+        inert: None,
+        set: |c, v| {
+            c.tenants.mode = choice(
+                v,
+                &[
+                    ("open", TenantsMode::Open),
+                    ("registered", TenantsMode::Registered),
+                ],
+            )?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "tenants",
+        name: "file",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "/etc/ooloi/tenants.toml",
+        secret: false,
+        help: "TOML file of tenant records the registry starts with",
+        inert: None,
+        set: |c, v| {
+            c.tenants.file = optional_path(v);
+            Ok(())
+        },
+    },
+    Key {
+        section: "quotas",
+        name: "clients_per_tenant",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000",
+        example: "100",
+        secret: false,
+        help: "connected clients per tenant (a tenant record may override)",
+        inert: None,
+        set: |c, v| {
+            c.quotas.clients_per_tenant = int(v, 1, U32_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "quotas",
+        name: "pieces_per_tenant",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "10000",
+        example: "500",
+        secret: false,
+        help: "pieces per tenant (a tenant record may override)",
+        inert: None,
+        set: |c, v| {
+            c.quotas.pieces_per_tenant = int(v, 1, U32_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "quotas",
+        name: "requests_per_second",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000",
+        example: "50",
+        secret: false,
+        help: "sustained calls per second per tenant (a tenant record may override)",
+        inert: None,
+        set: |c, v| {
+            c.quotas.requests_per_second = int(v, 1, U32_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "quotas",
+        name: "burst",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "2000",
+        example: "100",
+        secret: false,
+        help: "calls a tenant may make at once above its rate (a tenant record may override)",
+        inert: None,
+        set: |c, v| {
+            c.quotas.burst = int(v, 1, U32_MAX)?;
             Ok(())
         },
     },

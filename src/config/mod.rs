@@ -54,7 +54,8 @@ pub use error::ConfigError;
 pub use keys::{ENV_PREFIX, Inert, Key, KeyKind};
 pub use types::{
     AuthConfig, AuthMode, Config, Durability, EventsConfig, GrpcConfig, HttpConfig, LimitsConfig,
-    LogConfig, LogFormat, Secret, StoreConfig, TelemetryConfig, default_store_url,
+    LogConfig, LogFormat, QuotasConfig, Secret, StoreConfig, TelemetryConfig, TenantsConfig,
+    TenantsMode, default_store_url,
 };
 
 use clap::Parser;

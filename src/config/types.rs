@@ -22,6 +22,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[events]`: event delivery.
     pub events: EventsConfig,
+    /// `[tenants]`: which tenants exist.
+    pub tenants: TenantsConfig,
+    /// `[quotas]`: what each tenant may use, unless its record says otherwise.
+    pub quotas: QuotasConfig,
     /// `[limits]`: limits on incoming values, messages, calls and connections.
     pub limits: LimitsConfig,
     /// `[executor]`: where domain calls run.
@@ -178,6 +182,49 @@ pub struct EventsConfig {
     pub queue_capacity: usize,
 }
 
+/// `[tenants]` settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantsConfig {
+    /// `tenants.mode`. Default [`TenantsMode::Open`].
+    pub mode: TenantsMode,
+    /// `tenants.file`: a TOML file of tenant records the registry starts with.
+    pub file: Option<PathBuf>,
+}
+
+/// Which tenants exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TenantsMode {
+    /// `open`: any tenant a valid token of the platform's issuer names exists on first use.
+    #[default]
+    Open,
+    /// `registered`: only tenants the platform operator created (or the seed file lists).
+    Registered,
+}
+
+/// `[quotas]` settings: per-tenant defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotasConfig {
+    /// `quotas.clients_per_tenant`: connected clients. Default 1000.
+    pub clients_per_tenant: u64,
+    /// `quotas.pieces_per_tenant`: pieces. Default 10000.
+    pub pieces_per_tenant: u64,
+    /// `quotas.requests_per_second`: the refill rate of the tenant's request bucket. Default 1000.
+    pub requests_per_second: u64,
+    /// `quotas.burst`: the bucket's size. Default 2000.
+    pub burst: u64,
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        QuotasConfig {
+            clients_per_tenant: 1000,
+            pieces_per_tenant: 10_000,
+            requests_per_second: 1000,
+            burst: 2000,
+        }
+    }
+}
+
 /// `[limits]` settings: the fields of [`ValueLimits`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitsConfig {
@@ -305,6 +352,8 @@ impl Default for Config {
             events: EventsConfig {
                 queue_capacity: 1000,
             },
+            tenants: TenantsConfig::default(),
+            quotas: QuotasConfig::default(),
             limits: LimitsConfig {
                 max_message_bytes: limits.max_message_bytes,
                 max_depth: limits.max_depth,

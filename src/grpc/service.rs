@@ -132,6 +132,10 @@ impl OoloiService for OoloiGrpc {
     ) -> Result<Response<ResponseFrame>, Status> {
         let start = std::time::Instant::now();
         let caller = take_caller(&mut request)?;
+        // The tenant first (active, and a token in its request bucket): a suspended tenant
+        // gets TENANT_NOT_ACTIVE whatever else is wrong, and a call over quota costs no
+        // executor time.
+        self.server.api().tenants().admit(caller.tenant())?;
         let client = self.calling_client(&caller)?;
         let deadline = deadline::deadline(
             request.metadata(),
@@ -184,6 +188,16 @@ impl OoloiService for OoloiGrpc {
         mut request: Request<RegisterClientRequest>,
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
         let caller = take_caller(&mut request)?;
+        let tenants = self.server.api().tenants();
+        let quotas = tenants.active_quotas(caller.tenant())?;
+        if self.router().registry().count(caller.tenant()) as u64 >= quotas.clients {
+            return Err(Error::QuotaExceeded {
+                quota: "clients",
+                max: quotas.clients,
+                retry_after_ms: 1000,
+            }
+            .into());
+        }
         let limits = &self.server.config().limits;
         let client_info = request.into_inner().client_info;
         // Client metadata is bounded as a whole: it is kept for the client's life and its
@@ -312,6 +326,12 @@ impl futures_core::Stream for EventStream {
             return Poll::Ready(None);
         }
         if let Poll::Ready(delivery) = this.client.queue().poll_next(cx) {
+            if delivery.is_none()
+                && let Some(error) = this.client.ended_by()
+            {
+                this.expired = true;
+                return Poll::Ready(Some(Err(error.clone().into())));
+            }
             return Poll::Ready(delivery.map(|delivery| {
                 let frame = frame(delivery);
                 let bytes = prost::Message::encoded_len(&frame) as u64;

@@ -39,6 +39,9 @@ fn code_of(error: &Error) -> Code {
         Error::ResponseTooLarge { .. } | Error::Overloaded { .. } => Code::ResourceExhausted,
         Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
         Error::NotReady { .. } => Code::Unavailable,
+        Error::TenantNotActive { .. } => Code::PermissionDenied,
+        Error::TenantNotFound { .. } => Code::NotFound,
+        Error::QuotaExceeded { .. } => Code::ResourceExhausted,
         Error::ProtocolViolation(_) => Code::Unimplemented,
         Error::Internal(_) => Code::Internal,
         Error::BatchOperationFailed { source, .. } => code_of(source),
@@ -104,6 +107,20 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
             metadata.insert("retry_after_ms".into(), retry_after_ms.to_string());
             None
         }
+        Error::QuotaExceeded {
+            quota,
+            max,
+            retry_after_ms,
+        } => {
+            metadata.insert("quota".into(), (*quota).into());
+            metadata.insert("max".into(), max.to_string());
+            metadata.insert("retry_after_ms".into(), retry_after_ms.to_string());
+            None
+        }
+        Error::TenantNotActive { tenant } | Error::TenantNotFound { tenant } => {
+            metadata.insert("tenant".into(), tenant.clone());
+            None
+        }
         Error::ClientIdTaken { client_id } => {
             metadata.insert("client_id".into(), client_id.clone());
             None
@@ -128,7 +145,7 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
 /// When to try again after `error`, if trying again later can succeed.
 fn retry_after(error: &Error) -> Option<std::time::Duration> {
     match error.root() {
-        Error::Overloaded { retry_after_ms, .. } => {
+        Error::Overloaded { retry_after_ms, .. } | Error::QuotaExceeded { retry_after_ms, .. } => {
             Some(std::time::Duration::from_millis(*retry_after_ms))
         }
         _ => None,
@@ -149,11 +166,21 @@ impl From<Error> for Status {
                 cut(&error.root().to_string(), MESSAGE_MAX_CHARS),
             );
         }
-        if let Some(delay) = retry_after(&error) {
+        let delay = retry_after(&error);
+        if let Some(delay) = delay {
             details.set_retry_info(Some(delay));
         }
         let message = cut(&error.to_string(), MESSAGE_MAX_CHARS);
-        Status::with_error_details(code_of(&error), message, details)
+        let mut status = Status::with_error_details(code_of(&error), message, details);
+        if let Some(delay) = delay {
+            // HTTP's Retry-After (whole seconds, rounded up), for clients that do not decode
+            // RetryInfo.
+            let seconds = delay.as_millis().div_ceil(1000).max(1);
+            if let Ok(value) = seconds.to_string().parse() {
+                status.metadata_mut().insert("retry-after", value);
+            }
+        }
+        status
     }
 }
 

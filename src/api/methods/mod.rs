@@ -2,9 +2,11 @@
 //! (in the submodules) the verbs over every child collection, attributes, settings and change
 //! sets, constructors, attachments and transposition.
 
+mod access;
 mod attributes;
 mod collections;
 mod music;
+mod tenants;
 
 use super::registry::{Category, Method, MethodRegistry, ParamKind, optional, param};
 use super::run_in_batch;
@@ -14,12 +16,16 @@ use crate::model::tree::NodeRef;
 use crate::model::{Piece, PieceId, Vpd};
 use crate::value::Value;
 
+pub(crate) use tenants::record_of as tenant_record;
+
 /// Registers every core method.
 pub(crate) fn register_core(registry: &MethodRegistry) {
     register_lifecycle(registry);
     collections::register(registry);
     attributes::register(registry);
     music::register(registry);
+    access::register(registry);
+    tenants::register(registry);
 }
 
 fn kw(name: &str) -> Value {
@@ -64,7 +70,12 @@ fn register_lifecycle(r: &MethodRegistry) {
             ids.sort();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                let piece = call.piece(id)?;
+                // Pieces of the tenant the caller has no role on are not listed.
+                let piece = match call.piece(id) {
+                    Ok(piece) => piece,
+                    Err(Error::PieceNotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
                 out.push(Value::map([
                     (kw("piece-id"), Value::string(id.to_string())),
                     (kw("title"), Value::String(piece.title.clone())),
