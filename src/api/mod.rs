@@ -9,6 +9,7 @@
 //! go to the [`EventSink`]. Nothing here knows about gRPC.
 
 pub mod access;
+pub mod audit;
 pub mod call;
 mod methods;
 mod order;
@@ -223,6 +224,18 @@ impl Api {
     /// once `deadline` has passed: before each attempt, between the operations of a batch and
     /// inside loops over a scope.
     pub fn execute_until(
+        &self,
+        caller: &Caller,
+        method: &str,
+        params: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, Error> {
+        let outcome = self.run(caller, method, params, deadline);
+        audit::after_call(&self.0.methods, caller, method, params, &outcome);
+        outcome
+    }
+
+    fn run(
         &self,
         caller: &Caller,
         method: &str,

@@ -135,7 +135,11 @@ impl OoloiService for OoloiGrpc {
         // The tenant first (active, and a token in its request bucket): a suspended tenant
         // gets TENANT_NOT_ACTIVE whatever else is wrong, and a call over quota costs no
         // executor time.
-        self.server.api().tenants().admit(caller.tenant())?;
+        self.server
+            .api()
+            .tenants()
+            .admit(caller.tenant())
+            .inspect_err(|e| audit_denial(&caller, "ExecuteMethod", e))?;
         let client = self.calling_client(&caller)?;
         let deadline = deadline::deadline(
             request.metadata(),
@@ -189,7 +193,9 @@ impl OoloiService for OoloiGrpc {
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
         let caller = take_caller(&mut request)?;
         let tenants = self.server.api().tenants();
-        let quotas = tenants.active_quotas(caller.tenant())?;
+        let quotas = tenants
+            .active_quotas(caller.tenant())
+            .inspect_err(|e| audit_denial(&caller, "RegisterClient", e))?;
         if self.router().registry().count(caller.tenant()) as u64 >= quotas.clients {
             return Err(Error::QuotaExceeded {
                 quota: "clients",
@@ -287,6 +293,13 @@ fn session_deadline(at: u64) -> tokio::time::Instant {
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
     tokio::time::Instant::now() + left
+}
+
+/// An audit line for a tenant refused at the door (quota refusals are not authorization).
+fn audit_denial(caller: &crate::identity::Caller, what: &str, error: &Error) {
+    if matches!(error, Error::TenantNotActive { .. }) {
+        crate::api::audit::record(caller, what, None, error.reason());
+    }
 }
 
 /// The frame for one delivery: a shared event, or the overflow marker made for this client.
