@@ -189,6 +189,7 @@ impl Server {
             Arc::new(router.clone()),
             tenants,
         );
+        api.set_audit(Arc::new(crate::telemetry::audit::TracingAudit));
         let threads = config.executor.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
@@ -251,8 +252,11 @@ impl Server {
             }
         }
         if self.inner.authenticator.get().is_none() {
-            let authenticator =
-                Authenticator::from_config(&self.inner.config).map_err(OpenError::Auth)?;
+            let authenticator = Authenticator::with_tenants(
+                &self.inner.config,
+                Some(Arc::clone(self.inner.api.tenants())),
+            )
+            .map_err(OpenError::Auth)?;
             let _ = self.inner.authenticator.set(authenticator);
         }
         self.inner.readiness.set(true);

@@ -563,3 +563,85 @@ async fn a_server_with_an_unreadable_key_file_does_not_open() {
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/key.pem"), "{e}");
 }
+
+#[tokio::test]
+async fn a_tenants_own_identity_provider_speaks_only_for_that_tenant() {
+    let server = jwt_server().await;
+    let dir = std::env::temp_dir().join(format!("ooloi-idp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jwks = dir.join("acme.json");
+    std::fs::write(&jwks, jwt::jwks_of_rsa("acme-key")).unwrap();
+    let operator = jwt::token("platform", "op", &["platform-admin"]);
+    let mut op = register(&server, "operator", &operator).await;
+    op.call(
+        &operator,
+        "create-tenant",
+        &format!(
+            "[{{:id \"acme\" :identity-provider {{:issuer \"https://idp.acme.edu\" :jwks-file \"{}\"}}}}]",
+            jwks.display()
+        ),
+    )
+    .await
+    .unwrap();
+    let acme_token = |tenant: Option<&str>| {
+        let mut c = claims("x", "alice", &[]);
+        c["iss"] = json!("https://idp.acme.edu");
+        match tenant {
+            Some(t) => c["tenant"] = json!(t),
+            None => {
+                c.as_object_mut().unwrap().remove("tenant");
+            }
+        }
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some("acme-key".into());
+        jwt::sign(h, &c, &jwt::private_key("rsa"))
+    };
+    // Without a tenant claim, and with its own: acme.
+    for token in [acme_token(None), acme_token(Some("acme"))] {
+        let mut s = register(&server, "acme-alice", &token).await;
+        let pid = s.call(&token, "new-piece", "[]").await.unwrap();
+        assert!(
+            server
+                .server()
+                .registry()
+                .get("acme", &"acme-alice".parse().unwrap())
+                .is_some()
+        );
+        assert!(pid.as_str().is_some());
+        drop(s);
+        assert!(
+            support::grpc::eventually(Duration::from_secs(5), || {
+                server
+                    .server()
+                    .registry()
+                    .get("acme", &"acme-alice".parse().unwrap())
+                    .is_none()
+            })
+            .await
+        );
+    }
+    // Claiming another tenant: refused.
+    let globex = acme_token(Some("globex"));
+    let e = server
+        .client()
+        .await
+        .register_client(bearer(Request::new(register_request("x-client")), &globex))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    // The acme issuer with the platform's secret: not acme's keys, refused.
+    let mut c = claims("acme", "mallory", &[]);
+    c["iss"] = json!("https://idp.acme.edu");
+    let e = server
+        .client()
+        .await
+        .register_client(bearer(
+            Request::new(register_request("m-client")),
+            &hs256(&c),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    server.stop().await;
+}

@@ -231,7 +231,7 @@ fn wrong_audience_issuer_or_type_is_refused() {
 fn unknown_path_like_sql_like_and_huge_kids_are_refused() {
     let v = TokenVerifier::new(&VerifierSettings {
         hs256_secret: None,
-        jwks: Some(jwks_of_rsa("key-1")),
+        jwks: Some(jwt::jwks_of_rsa("key-1")),
         ..settings()
     })
     .unwrap();
@@ -371,81 +371,11 @@ fn rs256_es256_and_eddsa_public_keys_verify_their_tokens_only() {
     assert_eq!(v.verify(&swapped), Err(AuthError::BadSignature));
 }
 
-fn jwks_of_rsa(kid: &str) -> Vec<u8> {
-    // The fixture's public key as a JWK: modulus and exponent from the PEM through the crate.
-    let pem = jwt::key_file("rsa-public.pem");
-    let (n, e) = rsa_components(&pem);
-    json!({"keys": [{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": e}]})
-        .to_string()
-        .into_bytes()
-}
-
-/// base64url modulus and exponent of an RSA public key PEM (SubjectPublicKeyInfo), read from
-/// the DER by hand: the fixture is a fixed 2048-bit key.
-fn rsa_components(pem: &[u8]) -> (String, String) {
-    let text = String::from_utf8(pem.to_vec()).unwrap();
-    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = base64_decode(&body);
-    // SPKI: SEQ { SEQ { oid, null }, BIT STRING { 0x00, SEQ { INTEGER n, INTEGER e } } }
-    let mut i = 0;
-    let read_header = |der: &[u8], i: &mut usize| -> (u8, usize) {
-        let tag = der[*i];
-        let mut len = der[*i + 1] as usize;
-        *i += 2;
-        if len & 0x80 != 0 {
-            let bytes = len & 0x7f;
-            len = 0;
-            for _ in 0..bytes {
-                len = (len << 8) | der[*i] as usize;
-                *i += 1;
-            }
-        }
-        (tag, len)
-    };
-    read_header(&der, &mut i); // outer SEQ
-    let (_, alg_len) = read_header(&der, &mut i);
-    i += alg_len;
-    read_header(&der, &mut i); // BIT STRING
-    i += 1; // unused bits
-    read_header(&der, &mut i); // SEQ
-    let (_, n_len) = read_header(&der, &mut i);
-    let mut n = &der[i..i + n_len];
-    i += n_len;
-    while n[0] == 0 {
-        n = &n[1..];
-    }
-    let (_, e_len) = read_header(&der, &mut i);
-    let e = &der[i..i + e_len];
-    (b64(n), b64(e))
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' | b'-' => 62,
-        _ => 63,
-    };
-    let clean: Vec<u8> = text.bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::new();
-    for chunk in clean.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, c)| n | (u32::from(value(*c)) << (18 - 6 * i)));
-        for i in 0..chunk.len() - 1 {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
-}
-
 #[test]
 fn a_jwks_file_verifies_by_kid_and_refuses_symmetric_keys() {
     let v = TokenVerifier::new(&VerifierSettings {
         hs256_secret: None,
-        jwks: Some(jwks_of_rsa("key-1")),
+        jwks: Some(jwt::jwks_of_rsa("key-1")),
         ..settings()
     })
     .unwrap();

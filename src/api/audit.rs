@@ -1,8 +1,9 @@
-//! The audit trail (DESIGN section 9): one structured log line, at info level under the target
-//! `audit`, for every denied authorization, every grant change and every tenant change: who
-//! (tenant and user), what (the method), which piece (the first piece-id argument, if any) and
-//! the outcome (`ok`, or the refusal's reason). Tokens and argument values other than ids are
-//! never logged.
+//! The audit trail (DESIGN section 9): one [`AuditEntry`] for every denied authorization, every
+//! grant change and every tenant change: who (tenant and user), what (the method), which piece
+//! (the first piece-id argument; for tenant changes the tenant named) and the outcome (`ok`, or
+//! the refusal's reason). Tokens and argument values other than ids are never recorded. The
+//! domain hands entries to an [`AuditLog`]; the server's writes each as one structured log line
+//! (`telemetry::audit`).
 
 use super::{Category, MethodRegistry};
 use crate::error::Error;
@@ -28,21 +29,55 @@ fn is_denial(error: &Error) -> bool {
     )
 }
 
-/// One audit line.
-pub fn record(caller: &Caller, what: &str, piece: Option<&str>, outcome: &str) {
-    tracing::info!(
-        target: "audit",
-        tenant = %caller.principal.tenant,
-        user = %caller.principal.user,
-        what,
-        piece = piece.unwrap_or(""),
+/// One audited decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The caller's tenant.
+    pub tenant: String,
+    /// The caller's user.
+    pub user: String,
+    /// The method or RPC.
+    pub what: String,
+    /// The piece (or, for tenant changes, the tenant) it named, if any.
+    pub target: Option<String>,
+    /// `ok`, or the refusal's reason.
+    pub outcome: &'static str,
+}
+
+/// Where audit entries go.
+pub trait AuditLog: Send + Sync {
+    /// Records one entry.
+    fn record(&self, entry: AuditEntry);
+}
+
+/// Drops every entry (tools and tests that do not audit).
+#[derive(Debug, Default)]
+pub struct NoAudit;
+
+impl AuditLog for NoAudit {
+    fn record(&self, _: AuditEntry) {}
+}
+
+/// Records one decision of `caller` in `log`.
+pub fn record(
+    log: &dyn AuditLog,
+    caller: &Caller,
+    what: &str,
+    target: Option<&str>,
+    outcome: &'static str,
+) {
+    log.record(AuditEntry {
+        tenant: caller.principal.tenant.to_string(),
+        user: caller.principal.user.to_string(),
+        what: what.to_owned(),
+        target: target.map(str::to_owned),
         outcome,
-        "audit"
-    );
+    });
 }
 
 /// Audits a finished call if it changed grants or tenants, or was denied.
 pub(crate) fn after_call(
+    log: &dyn AuditLog,
     methods: &MethodRegistry,
     caller: &Caller,
     method: &str,
@@ -68,5 +103,5 @@ pub(crate) fn after_call(
         args.get(index)?.as_str().map(str::to_owned)
     });
     let outcome = denied.map_or("ok", |e| e.reason());
-    record(caller, method, target.as_deref(), outcome);
+    record(log, caller, method, target.as_deref(), outcome);
 }

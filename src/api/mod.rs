@@ -105,6 +105,8 @@ pub(crate) struct Core {
     pub(crate) limits: ApiLimits,
     /// Which tenants exist, their quotas and default access.
     pub(crate) tenants: Arc<TenantRegistry>,
+    /// Where audit entries go (set once by the server).
+    pub(crate) audit: std::sync::OnceLock<Arc<dyn audit::AuditLog>>,
 }
 
 /// The method API over one STM.
@@ -159,6 +161,7 @@ impl Api {
             order: order::CommitOrder::default(),
             limits,
             tenants,
+            audit: std::sync::OnceLock::new(),
         }));
         methods::register_core(&api.0.methods);
         api
@@ -167,6 +170,20 @@ impl Api {
     /// The method registry (register plugin methods here).
     pub fn methods(&self) -> &MethodRegistry {
         &self.0.methods
+    }
+
+    /// Sends audit entries to `log` (once; later calls are ignored).
+    pub fn set_audit(&self, log: Arc<dyn audit::AuditLog>) {
+        let _ = self.0.audit.set(log);
+    }
+
+    /// Where audit entries go.
+    pub fn audit(&self) -> Arc<dyn audit::AuditLog> {
+        self.0
+            .audit
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(audit::NoAudit))
     }
 
     /// The tenant registry.
@@ -231,7 +248,14 @@ impl Api {
         deadline: Option<Instant>,
     ) -> Result<Value, Error> {
         let outcome = self.run(caller, method, params, deadline);
-        audit::after_call(&self.0.methods, caller, method, params, &outcome);
+        audit::after_call(
+            &*self.audit(),
+            &self.0.methods,
+            caller,
+            method,
+            params,
+            &outcome,
+        );
         outcome
     }
 

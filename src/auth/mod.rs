@@ -10,8 +10,12 @@ pub mod token;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::config::{AuthMode, Config};
-use crate::identity::{Principal, Roles};
+use crate::identity::{Principal, Roles, TenantId};
+use crate::tenants::{IdentityProvider, TenantRegistry};
 pub use token::{AuthError, KeyError, TokenVerifier, VerifiedToken, VerifierSettings, mint_hs256};
 
 /// Who the credentials of a request say it is.
@@ -54,17 +58,84 @@ pub enum Authenticator {
     None(Principal),
     /// Auth mode `jwt`: a verified bearer token is required.
     Jwt {
-        /// The token verifier.
-        verifier: TokenVerifier,
+        /// The platform's token verifier (the `auth.*` keys and issuer).
+        verifier: Box<TokenVerifier>,
         /// The tenant whose `platform-admin` principals operate the platform.
         platform_tenant: String,
+        /// Tenants' own identity providers, found by issuer.
+        providers: Box<Providers>,
     },
+}
+
+/// The verifiers of tenants' own identity providers, built from their records on first use
+/// and rebuilt when a record's provider changes.
+#[derive(Debug)]
+pub struct Providers {
+    tenants: Option<Arc<TenantRegistry>>,
+    base: VerifierSettings,
+    built: Mutex<HashMap<TenantId, (IdentityProvider, Arc<TokenVerifier>)>>,
+}
+
+impl Providers {
+    /// No tenant providers (tests, or a server without a tenant registry).
+    pub fn none() -> Providers {
+        Providers {
+            tenants: None,
+            base: VerifierSettings::default(),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The verifier of the tenant whose provider has `issuer`, if one has.
+    fn for_issuer(&self, issuer: &str) -> Result<Option<Arc<TokenVerifier>>, CredentialsError> {
+        let Some(record) = self.tenants.as_ref().and_then(|t| t.by_issuer(issuer)) else {
+            return Ok(None);
+        };
+        let Some(provider) = record.identity_provider else {
+            return Ok(None);
+        };
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen, verifier)) = built.get(&record.id)
+            && *seen == provider
+        {
+            return Ok(Some(Arc::clone(verifier)));
+        }
+        // A provider whose keys cannot be read refuses its tokens (it is the tenant's
+        // configuration, not the caller's fault, but nothing else can verify them).
+        let jwks = match (&provider.jwks_file, &provider.jwks_url) {
+            (Some(path), _) => {
+                std::fs::read(path).map_err(|_| CredentialsError::Token(AuthError::UnknownKey))?
+            }
+            _ => return Err(CredentialsError::Token(AuthError::UnknownKey)),
+        };
+        let verifier = TokenVerifier::new(&VerifierSettings {
+            hs256_secret: None,
+            public_keys_pem: Vec::new(),
+            jwks: Some(jwks),
+            issuer: provider.issuer.clone(),
+            fixed_tenant: Some(record.id.to_string()),
+            ..self.base.clone()
+        })
+        .map(Arc::new)
+        .map_err(|_| CredentialsError::Token(AuthError::UnknownKey))?;
+        built.insert(record.id.clone(), (provider, Arc::clone(&verifier)));
+        Ok(Some(verifier))
+    }
 }
 
 impl Authenticator {
     /// The authenticator `config` asks for: in mode `jwt` it reads the key files, builds the
     /// verifier, and runs the crypto self-test first.
     pub fn from_config(config: &Config) -> Result<Authenticator, String> {
+        Self::with_tenants(config, None)
+    }
+
+    /// Like [`Authenticator::from_config`], verifying tokens of tenants' own identity
+    /// providers (records of `tenants`) too.
+    pub fn with_tenants(
+        config: &Config,
+        tenants: Option<Arc<TenantRegistry>>,
+    ) -> Result<Authenticator, String> {
         let auth = &config.auth;
         if auth.mode == AuthMode::None {
             return Ok(Authenticator::None(Principal::local()));
@@ -77,11 +148,21 @@ impl Authenticator {
                     .into(),
             );
         }
-        let verifier =
-            TokenVerifier::new(&verifier_settings(config)?).map_err(|e| e.to_string())?;
+        let settings = verifier_settings(config)?;
+        let verifier = Box::new(TokenVerifier::new(&settings).map_err(|e| e.to_string())?);
         Ok(Authenticator::Jwt {
             verifier,
             platform_tenant: auth.platform_tenant.clone(),
+            providers: Box::new(Providers {
+                tenants,
+                base: VerifierSettings {
+                    hs256_secret: None,
+                    public_keys_pem: Vec::new(),
+                    jwks: None,
+                    ..settings
+                },
+                built: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
@@ -96,9 +177,20 @@ impl Authenticator {
             Authenticator::Jwt {
                 verifier,
                 platform_tenant,
+                providers,
             } => {
                 let token = bearer(headers)?.ok_or(CredentialsError::Missing)?;
-                let verified = verifier.verify(token)?;
+                let verified = match verifier.cached_verification(token) {
+                    Some(hit) => hit,
+                    None => match issuer_of(token).filter(|iss| iss != verifier.issuer()) {
+                        // Another issuer: a tenant's own provider, or nobody we trust.
+                        Some(iss) => match providers.for_issuer(&iss)? {
+                            Some(tenant_verifier) => tenant_verifier.verify(token)?,
+                            None => verifier.verify(token)?,
+                        },
+                        None => verifier.verify(token)?,
+                    },
+                };
                 let roles = Roles::from_claim(
                     verified.roles.iter().map(String::as_str),
                     &verified.principal.tenant,
@@ -127,6 +219,16 @@ impl Authenticator {
     pub fn requires_token(&self) -> bool {
         matches!(self, Authenticator::Jwt { .. })
     }
+}
+
+/// The `iss` a token claims, read without verifying it: only to choose which keys verify it.
+fn issuer_of(token: &str) -> Option<String> {
+    if token.len() > token::MAX_TOKEN_BYTES {
+        return None;
+    }
+    let claims: serde_json::Map<String, serde_json::Value> =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
 }
 
 /// The verifier settings `config` gives: the `auth.*` keys, with the secret and key files read.
@@ -162,6 +264,7 @@ pub fn verifier_settings(config: &Config) -> Result<VerifierSettings, String> {
         tenant_claim: auth.tenant_claim.clone(),
         roles_claim: auth.roles_claim.clone(),
         leeway_seconds: auth.leeway_seconds,
+        fixed_tenant: None,
     })
 }
 

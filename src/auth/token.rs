@@ -106,6 +106,9 @@ pub struct VerifierSettings {
     pub roles_claim: String,
     /// Clock leeway for `exp` and `nbf`, seconds.
     pub leeway_seconds: u64,
+    /// The tenant every token of these keys acts as (a tenant's own identity provider): the
+    /// tenant claim may be left out, and if present must name this tenant.
+    pub fixed_tenant: Option<String>,
 }
 
 /// A configuration the verifier cannot start with.
@@ -150,6 +153,7 @@ pub struct TokenVerifier {
     tenant_claim: String,
     roles_claim: String,
     leeway: u64,
+    fixed_tenant: Option<String>,
     cache: Mutex<HashMap<[u8; 32], VerifiedToken>>,
 }
 
@@ -280,6 +284,7 @@ impl TokenVerifier {
             tenant_claim: settings.tenant_claim.clone(),
             roles_claim: settings.roles_claim.clone(),
             leeway: settings.leeway_seconds,
+            fixed_tenant: settings.fixed_tenant.clone(),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -401,7 +406,18 @@ impl TokenVerifier {
         claims: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<VerifiedToken, AuthError> {
         let user = string_claim(claims, "sub")?;
-        let tenant = string_claim(claims, &self.tenant_claim)?;
+        let tenant = match &self.fixed_tenant {
+            None => string_claim(claims, &self.tenant_claim)?,
+            Some(fixed) => {
+                if claims.contains_key(&self.tenant_claim)
+                    && string_claim(claims, &self.tenant_claim)? != *fixed
+                {
+                    // A tenant's own provider speaks only for that tenant.
+                    return Err(AuthError::Claim(self.tenant_claim.clone()));
+                }
+                fixed.clone()
+            }
+        };
         let expires_at = claims
             .get("exp")
             .and_then(serde_json::Value::as_u64)
@@ -425,6 +441,20 @@ impl TokenVerifier {
             roles,
             expires_at,
         })
+    }
+
+    /// The token's cached verification, if it is cached and not expired (no parsing).
+    pub fn cached_verification(&self, token: &str) -> Option<VerifiedToken> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.lock()
+            .get(&digest)
+            .filter(|hit| hit.expires_at > now())
+            .cloned()
+    }
+
+    /// The issuer these keys verify.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Tokens verified and cached now.

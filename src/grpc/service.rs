@@ -139,7 +139,7 @@ impl OoloiService for OoloiGrpc {
             .api()
             .tenants()
             .admit(caller.tenant())
-            .inspect_err(|e| audit_denial(&caller, "ExecuteMethod", e))?;
+            .inspect_err(|e| audit_denial(self.server.api(), &caller, "ExecuteMethod", e))?;
         let client = self.calling_client(&caller)?;
         let deadline = deadline::deadline(
             request.metadata(),
@@ -195,7 +195,7 @@ impl OoloiService for OoloiGrpc {
         let tenants = self.server.api().tenants();
         let quotas = tenants
             .active_quotas(caller.tenant())
-            .inspect_err(|e| audit_denial(&caller, "RegisterClient", e))?;
+            .inspect_err(|e| audit_denial(self.server.api(), &caller, "RegisterClient", e))?;
         if self.router().registry().count(caller.tenant()) as u64 >= quotas.clients {
             return Err(Error::QuotaExceeded {
                 quota: "clients",
@@ -295,10 +295,15 @@ fn session_deadline(at: u64) -> tokio::time::Instant {
     tokio::time::Instant::now() + left
 }
 
-/// An audit line for a tenant refused at the door (quota refusals are not authorization).
-fn audit_denial(caller: &crate::identity::Caller, what: &str, error: &Error) {
+/// An audit entry for a tenant refused at the door (quota refusals are not authorization).
+fn audit_denial(
+    api: &crate::api::Api,
+    caller: &crate::identity::Caller,
+    what: &str,
+    error: &Error,
+) {
     if matches!(error, Error::TenantNotActive { .. }) {
-        crate::api::audit::record(caller, what, None, error.reason());
+        crate::api::audit::record(&*api.audit(), caller, what, None, error.reason());
     }
 }
 

@@ -6,6 +6,7 @@
 //! collector; [`logging`] installs the structured log subscriber. The domain modules only keep
 //! counters and never see this module.
 
+pub mod audit;
 pub mod collectors;
 pub mod family;
 pub mod grpc_layer;
