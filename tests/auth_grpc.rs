@@ -645,3 +645,84 @@ async fn a_tenants_own_identity_provider_speaks_only_for_that_tenant() {
     std::fs::remove_dir_all(&dir).unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn client_statistics_need_a_tenant_admin_or_the_platform_operator() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let server = jwt_server().await;
+    let alice = jwt::token("acme", "alice", &[]);
+    let _a = register(&server, "acme-client", &alice).await;
+    let _e = register(&server, "globex-client", &jwt::token("globex", "eve", &[])).await;
+    let sidecar = ooloi_server::http::router(server.server().clone());
+    let get = |path: &str, token: Option<String>| {
+        let mut request = http::Request::get(path);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        let request = request.body(axum::body::Body::empty()).unwrap();
+        let sidecar = sidecar.clone();
+        async move {
+            let response = sidecar.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status.as_u16(),
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    // Open: metrics and probes.
+    let open = ooloi_server::http::router(server.server().clone())
+        .oneshot(
+            http::Request::get("/livez")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    assert_eq!(get("/health/clients", None).await.0, 401);
+    assert_eq!(get("/health/clients", Some(alice.clone())).await.0, 403);
+    let (code, doc) = get(
+        "/health/clients",
+        Some(jwt::token("acme", "root", &["admin"])),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(doc["tenant"], "acme");
+    assert!(
+        doc["clients"].get("acme-client").is_some()
+            && doc["clients"].get("globex-client").is_none(),
+        "{doc}"
+    );
+    let (code, _) = get(
+        "/health/clients/globex-client",
+        Some(jwt::token("acme", "root", &["admin"])),
+    )
+    .await;
+    assert_eq!(code, 404, "another tenant's client is not found");
+    let operator = jwt::token("platform", "op", &["platform-admin"]);
+    let (code, doc) = get("/health/clients", Some(operator.clone())).await;
+    assert_eq!(code, 200);
+    assert!(
+        doc["tenants"]["acme"]["clients"]
+            .get("acme-client")
+            .is_some(),
+        "{doc}"
+    );
+    assert!(
+        doc["tenants"]["globex"]["clients"]
+            .get("globex-client")
+            .is_some(),
+        "{doc}"
+    );
+    let (code, doc) = get("/health/clients?tenant=globex", Some(operator.clone())).await;
+    assert_eq!((code, doc["tenant"].as_str()), (200, Some("globex")));
+    assert_eq!(
+        get("/health/clients/globex-client", Some(operator)).await.0,
+        200
+    );
+    server.stop().await;
+}

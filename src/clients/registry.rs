@@ -477,6 +477,13 @@ impl ClientRegistry {
         })
     }
 
+    /// The tenants that have had clients, sorted.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        let mut all: Vec<TenantId> = self.tenants.iter().map(|m| m.key().clone()).collect();
+        all.sort();
+        all
+    }
+
     /// A snapshot of every client of every tenant (unordered).
     pub fn all_clients(&self) -> Vec<Arc<Client>> {
         let maps: Vec<TenantClients> = self.tenants.iter().map(|m| Arc::clone(m.value())).collect();

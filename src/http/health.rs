@@ -3,7 +3,9 @@
 //! health response carries (`Cache-Control: no-store`, `X-Ooloi-Metrics-Schema: 1`). Errors are
 //! JSON too: `{"error": {"code": "...", "message": "..."}}`. Per-client endpoints refuse
 //! Prometheus (400): one series per client id would be unbounded. Without authentication they
-//! answer only requests from this machine (403 `LOOPBACK_ONLY` otherwise).
+//! answer only requests from this machine (403 `LOOPBACK_ONLY` otherwise); with it they need a
+//! bearer token of a tenant admin (their tenant's clients) or of the platform operator (every
+//! tenant's; `?tenant=` picks one), else 401 or 403.
 
 use std::time::SystemTime;
 
@@ -19,6 +21,7 @@ use super::Sidecar;
 use super::documents;
 use super::negotiate::{Format, UnknownFormat, negotiate};
 use crate::config::AuthMode;
+use crate::identity::TenantId;
 use crate::net::Peer;
 use crate::telemetry::metrics;
 
@@ -110,39 +113,118 @@ fn refuse_unless_json(uri: &Uri, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-/// Without authentication, the client list is for this machine only (`auth.mode = none` is
-/// for a trusted machine; on a network the ids it lists would let anyone act as those
-/// clients). A request that did not come over a network (tests, in-process) has no peer.
-fn refuse_remote(sidecar: &Sidecar, peer: Option<&Peer>) -> Option<Response> {
-    let remote = peer
-        .and_then(|p| p.0)
-        .is_some_and(|addr| !addr.ip().is_loopback());
-    (remote && sidecar.server.config().auth.mode == AuthMode::None).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            "LOOPBACK_ONLY",
-            "without authentication (auth.mode = none) client statistics are served to this \
-             machine only",
-        )
-    })
+/// Whose clients a request may see.
+enum Viewer {
+    /// One tenant's.
+    Tenant(TenantId),
+    /// Every tenant's (the platform operator).
+    All,
 }
 
-/// `GET /health/clients`: every client of the sidecar's tenant, keyed by client id.
+/// Who may see client statistics. Without authentication, the sidecar's tenant, from this
+/// machine only (`auth.mode = none` is for a trusted machine; on a network the ids it lists
+/// would let anyone act as those clients; a request that did not come over a network, from
+/// tests or in-process, has no peer). With authentication, a bearer token of a tenant admin
+/// (their tenant) or of the platform operator (every tenant).
+fn viewer(
+    sidecar: &Sidecar,
+    peer: Option<&Peer>,
+    headers: &HeaderMap,
+) -> Result<Viewer, Box<Response>> {
+    let Some(authenticator) = sidecar.server.authenticator() else {
+        return Err(Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_READY",
+            "the server is starting",
+        )));
+    };
+    if !authenticator.requires_token() {
+        let remote = peer
+            .and_then(|p| p.0)
+            .is_some_and(|addr| !addr.ip().is_loopback());
+        if remote && sidecar.server.config().auth.mode == AuthMode::None {
+            return Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                "LOOPBACK_ONLY",
+                "without authentication (auth.mode = none) client statistics are served to \
+                 this machine only",
+            )));
+        }
+        return Ok(Viewer::Tenant(sidecar.tenant.clone()));
+    }
+    let identity = authenticator.authenticate(headers).map_err(|e| {
+        let mut refused = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &e.to_string());
+        refused.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        Box::new(refused)
+    })?;
+    if identity.roles.platform_admin {
+        Ok(Viewer::All)
+    } else if identity.roles.tenant_admin {
+        Ok(Viewer::Tenant(identity.principal.tenant))
+    } else {
+        Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            "client statistics are for the tenant's admins and the platform operator",
+        )))
+    }
+}
+
+/// The tenants a viewer asked about: its own, or for the platform operator the one named by
+/// `?tenant=`, or all.
+fn tenants_seen(sidecar: &Sidecar, viewer: Viewer, uri: &Uri) -> Vec<TenantId> {
+    match viewer {
+        Viewer::Tenant(tenant) => vec![tenant],
+        Viewer::All => {
+            let named = uri
+                .query()
+                .into_iter()
+                .flat_map(|q| q.split('&'))
+                .find_map(|pair| pair.strip_prefix("tenant=").map(TenantId::from));
+            match named {
+                Some(tenant) => vec![tenant],
+                None => sidecar.server.registry().tenants(),
+            }
+        }
+    }
+}
+
+/// `GET /health/clients`: every client of the tenants the caller may see, keyed by client id
+/// (one tenant's document; the platform operator without `?tenant=` gets every tenant's, under
+/// `tenants`).
 pub async fn clients(
     State(sidecar): State<Sidecar>,
     peer: Option<Extension<Peer>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refuse_remote(&sidecar, peer.as_deref()) {
-        return refused;
-    }
+    let viewer = match viewer(&sidecar, peer.as_deref(), &headers) {
+        Ok(viewer) => viewer,
+        Err(refused) => return *refused,
+    };
     if let Some(refused) = refuse_unless_json(&uri, &headers) {
         return refused;
     }
+    let all = matches!(viewer, Viewer::All) && !uri.query().unwrap_or("").contains("tenant=");
+    let now = SystemTime::now();
+    let tenants = tenants_seen(&sidecar, viewer, &uri);
+    if all {
+        let by_tenant: serde_json::Map<String, Value> = tenants
+            .iter()
+            .map(|t| (t.to_string(), documents::clients(&sidecar.server, t, now)))
+            .collect();
+        return json(StatusCode::OK, &serde_json::json!({ "tenants": by_tenant }));
+    }
+    let tenant = tenants
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| sidecar.tenant.clone());
     json(
         StatusCode::OK,
-        &documents::clients(&sidecar.server, &sidecar.tenant, SystemTime::now()),
+        &documents::clients(&sidecar.server, &tenant, now),
     )
 }
 
@@ -154,13 +236,18 @@ pub async fn client(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refuse_remote(&sidecar, peer.as_deref()) {
-        return refused;
-    }
+    let viewer = match viewer(&sidecar, peer.as_deref(), &headers) {
+        Ok(viewer) => viewer,
+        Err(refused) => return *refused,
+    };
     if let Some(refused) = refuse_unless_json(&uri, &headers) {
         return refused;
     }
-    match documents::client_by_id(&sidecar.server, &sidecar.tenant, &id, SystemTime::now()) {
+    let now = SystemTime::now();
+    let found = tenants_seen(&sidecar, viewer, &uri)
+        .iter()
+        .find_map(|t| documents::client_by_id(&sidecar.server, t, &id, now));
+    match found {
         Some(document) => json(StatusCode::OK, &document),
         // The id is not echoed: without authentication a client id is a credential.
         None => error(
