@@ -435,3 +435,93 @@ async fn token_mints_and_call_sends_ooloi_token() {
     assert!(err.contains("secret"), "{err}");
     server.stop().await;
 }
+
+/// `ooloi tenant` drives the platform operator's methods with `OOLOI_TOKEN`.
+#[tokio::test]
+async fn tenant_commands_drive_the_admin_methods() {
+    let server = TestServer::tcp(&[
+        ("OOLOI__AUTH__MODE", "jwt"),
+        (
+            "OOLOI__AUTH__HS256_SECRET",
+            "a-development-secret-of-32-bytes!",
+        ),
+        ("OOLOI__AUTH__ISSUER", "https://idp.test"),
+        ("OOLOI__AUTH__AUDIENCE", "ooloi"),
+    ])
+    .await;
+    let url = url_of(&server);
+    let settings = ooloi_server::auth::VerifierSettings {
+        hs256_secret: Some(b"a-development-secret-of-32-bytes!".to_vec()),
+        issuer: "https://idp.test".into(),
+        audience: "ooloi".into(),
+        tenant_claim: "tenant".into(),
+        roles_claim: "roles".into(),
+        ..Default::default()
+    };
+    let operator = ooloi_server::auth::mint_hs256(
+        &settings,
+        "platform",
+        "op",
+        &["platform-admin".into()],
+        600,
+    )
+    .unwrap();
+    let member = ooloi_server::auth::mint_hs256(&settings, "acme", "alice", &[], 600).unwrap();
+    let tenant = |args: &[&str], token: &str| {
+        let mut all: Vec<String> = vec!["tenant".into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all.extend(["--server".to_string(), url.clone()]);
+        let token = token.to_string();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_ooloi"))
+                .args(&all)
+                .env("OOLOI_TOKEN", token)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+            (out.status.code(), text(out.stdout), text(out.stderr))
+        })
+    };
+    let (code, out, err) = tenant(
+        &[
+            "create",
+            "school",
+            "--name",
+            "A School",
+            "--default-access",
+            "tenant-read",
+            "--clients",
+            "5",
+        ],
+        &operator,
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(":tenant-read") && out.contains("A School"),
+        "{out}"
+    );
+    let (code, out, _) = tenant(&["list"], &operator).await.unwrap();
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"school\""), "{out}");
+    for args in [&["suspend", "school"][..], &["resume", "school"]] {
+        let (code, _, err) = tenant(args, &operator).await.unwrap();
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    }
+    // Only the platform operator.
+    let (code, _, err) = tenant(&["list"], &member).await.unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("PERMISSION_DENIED"), "{err}");
+    let (code, _, _) = tenant(&["delete", "school", "--confirm", "schol"], &operator)
+        .await
+        .unwrap();
+    assert_eq!(code, Some(1));
+    let (code, out, err) = tenant(&["delete", "school", "--confirm", "school"], &operator)
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(":pieces-deleted 0"), "{out}");
+    server.stop().await;
+}

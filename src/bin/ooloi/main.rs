@@ -13,6 +13,7 @@ mod bench;
 mod call;
 mod failure;
 mod session;
+mod tenant;
 mod token;
 mod values;
 mod watch;
@@ -51,6 +52,8 @@ enum Command {
     Call(call::CallArgs),
     /// Print a piece's events as they arrive, one line each, until Ctrl-C
     Watch(watch::WatchArgs),
+    /// The platform operator's tenant commands (with OOLOI_TOKEN of a platform-admin)
+    Tenant(tenant::TenantArgs),
     /// Mint an HS256 development token from the server's configured secret (prints it)
     Token(token::TokenArgs),
     /// Measure a server: unary throughput, event fan-out, memory (see BENCHMARKS.md)
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => with_runtime(watch::run(args)),
         Command::Bench(args) => with_runtime(bench::run(args)),
         Command::Token(args) => token::run(args),
+        Command::Tenant(args) => with_runtime(tenant::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,10 +27,10 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:10700";
 #[derive(Clone, Debug, clap::Args)]
 pub struct ConnectArgs {
     /// The server's gRPC URL
-    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER)]
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER, global = true)]
     pub server: String,
     /// The client id to register as (default: a generated ooloi-cli-XXXXXXXX)
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", global = true)]
     pub client_id: Option<String>,
 }
 
