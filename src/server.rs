@@ -257,6 +257,10 @@ impl Server {
                 Some(Arc::clone(self.inner.api.tenants())),
             )
             .map_err(OpenError::Auth)?;
+            authenticator
+                .fetch_remote_keys()
+                .await
+                .map_err(OpenError::Auth)?;
             let _ = self.inner.authenticator.set(authenticator);
         }
         self.inner.readiness.set(true);

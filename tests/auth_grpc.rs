@@ -726,3 +726,115 @@ async fn client_statistics_need_a_tenant_admin_or_the_platform_operator() {
     );
     server.stop().await;
 }
+
+/// A JWKS endpoint on `127.0.0.1:0` serving `document` (changeable) and counting requests.
+async fn jwks_endpoint(
+    document: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = document.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_jwks_url_is_fetched_at_most_once_per_interval_whatever_kids_tokens_name() {
+    let document = std::sync::Arc::new(std::sync::Mutex::new(jwt::jwks_of_rsa("key-1")));
+    let (url, fetches) = jwks_endpoint(document.clone()).await;
+    let server = TestServer::tcp(&[
+        ("OOLOI__AUTH__MODE", "jwt"),
+        ("OOLOI__AUTH__JWKS_URL", &url),
+        ("OOLOI__AUTH__JWKS_MIN_REFRESH_SECONDS", "1"),
+        ("OOLOI__AUTH__ISSUER", ISSUER),
+        ("OOLOI__AUTH__AUDIENCE", AUDIENCE),
+    ])
+    .await;
+    let count = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(count(), 1, "fetched once at start-up");
+    let signed = |kid: &str| {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(kid.into());
+        jwt::sign(h, &claims("acme", "alice", &[]), &jwt::private_key("rsa"))
+    };
+    let good = signed("key-1");
+    let _session = register(&server, CONTROL, &good).await;
+    let started = Instant::now();
+    let mut grpc = server.client().await;
+    // One RSA signature (slow in a debug build) under 1000 headers: the kid is looked up
+    // before any signature is checked.
+    let parts: Vec<&str> = good.split('.').collect();
+    for i in 0..1000 {
+        let header =
+            json!({"alg": "RS256", "typ": "JWT", "kid": format!("random-{i}-{}", uuid_like(i))});
+        let token = format!(
+            "{}.{}.{}",
+            jwt::b64(header.to_string().as_bytes()),
+            parts[1],
+            parts[2]
+        );
+        let status = grpc
+            .execute_method(bearer(request(Some(CONTROL), "list-pieces", "[]"), &token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // Refreshes run in the background: let the last one finish before counting.
+    let _ = support::grpc::eventually(Duration::from_millis(500), || false).await;
+    let allowed = 1 + 1 + elapsed.floor() as usize;
+    assert!(
+        count() <= allowed,
+        "{} fetches in {elapsed:.2} s (at most {allowed})",
+        count()
+    );
+    list(&server, &good)
+        .await
+        .expect("the known key still works");
+
+    // Key rotation: the provider now serves key-2; a token signed under it is accepted once a
+    // refresh (at most a minimum interval later) has fetched it.
+    *document.lock().unwrap() = jwt::jwks_of_rsa("key-2");
+    let rotated = signed("key-2");
+    let mut accepted = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if list(&server, &rotated).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "the rotated key is fetched and used");
+    server.stop().await;
+}
+
+fn uuid_like(i: usize) -> String {
+    format!("{:016x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}

@@ -5,6 +5,7 @@
 //! verified by [`token::TokenVerifier`]. The transports (gRPC's caller layer, the sidecar's
 //! client statistics) call it; what an authenticated caller may do is decided by the domain.
 
+pub mod jwks;
 pub mod token;
 
 use http::HeaderMap;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{AuthMode, Config};
 use crate::identity::{Principal, Roles, TenantId};
 use crate::tenants::{IdentityProvider, TenantRegistry};
+pub use jwks::RemoteKeys;
 pub use token::{AuthError, KeyError, TokenVerifier, VerifiedToken, VerifierSettings, mint_hs256};
 
 /// Who the credentials of a request say it is.
@@ -58,13 +60,49 @@ pub enum Authenticator {
     None(Principal),
     /// Auth mode `jwt`: a verified bearer token is required.
     Jwt {
-        /// The platform's token verifier (the `auth.*` keys and issuer).
-        verifier: Box<TokenVerifier>,
+        /// The platform's keys (the `auth.*` keys and issuer).
+        platform: Box<PlatformKeys>,
         /// The tenant whose `platform-admin` principals operate the platform.
         platform_tenant: String,
         /// Tenants' own identity providers, found by issuer.
         providers: Box<Providers>,
     },
+}
+
+/// The platform's keys: configured ones (secret, PEM files, JWKS file), a key set fetched from
+/// `auth.jwks_url`, or both (a token the configured keys do not know goes to the fetched set).
+#[derive(Debug)]
+pub struct PlatformKeys {
+    configured: Option<TokenVerifier>,
+    remote: Option<Arc<RemoteKeys>>,
+    issuer: String,
+}
+
+impl PlatformKeys {
+    fn cached_verification(&self, token: &str) -> Option<VerifiedToken> {
+        self.configured
+            .as_ref()
+            .and_then(|v| v.cached_verification(token))
+            .or_else(|| self.remote.as_ref()?.cached_verification(token))
+    }
+
+    fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        match (&self.configured, &self.remote) {
+            (Some(configured), None) => configured.verify(token),
+            (None, Some(remote)) => remote.verify(token),
+            (Some(configured), Some(remote)) => match configured.verify(token) {
+                // Not one of the configured keys (or algorithms): perhaps the fetched set's.
+                Err(AuthError::UnknownKey | AuthError::Malformed) => remote.verify(token),
+                other => other,
+            },
+            (None, None) => Err(AuthError::UnknownKey),
+        }
+    }
+
+    /// The key set fetched from `auth.jwks_url`, if there is one.
+    pub fn remote(&self) -> Option<&Arc<RemoteKeys>> {
+        self.remote.as_ref()
+    }
 }
 
 /// The verifiers of tenants' own identity providers, built from their records on first use
@@ -141,29 +179,69 @@ impl Authenticator {
             return Ok(Authenticator::None(Principal::local()));
         }
         TokenVerifier::self_test().map_err(|e| format!("the JWT crypto self-test failed: {e}"))?;
-        if auth.jwks_url.is_some() {
-            return Err(
-                "auth.jwks_url is not supported by this version yet: download the key \
-                        set and use auth.jwks_file, or auth.public_key_files"
-                    .into(),
-            );
-        }
         let settings = verifier_settings(config)?;
-        let verifier = Box::new(TokenVerifier::new(&settings).map_err(|e| e.to_string())?);
+        let has_configured = settings.hs256_secret.is_some()
+            || !settings.public_keys_pem.is_empty()
+            || settings.jwks.is_some();
+        let configured = has_configured
+            .then(|| TokenVerifier::new(&settings).map_err(|e| e.to_string()))
+            .transpose()?;
+        let base = VerifierSettings {
+            hs256_secret: None,
+            public_keys_pem: Vec::new(),
+            jwks: None,
+            ..settings
+        };
+        let remote = auth
+            .jwks_url
+            .as_deref()
+            .map(|url| {
+                RemoteKeys::new(
+                    url,
+                    base.clone(),
+                    std::time::Duration::from_secs(auth.jwks_min_refresh_seconds),
+                    std::time::Duration::from_secs(auth.jwks_ttl_seconds),
+                )
+                .map(Arc::new)
+            })
+            .transpose()?;
+        if configured.is_none() && remote.is_none() {
+            return Err(KeyError::NoKey.to_string());
+        }
+        let platform = Box::new(PlatformKeys {
+            configured,
+            remote,
+            issuer: base.issuer.clone(),
+        });
         Ok(Authenticator::Jwt {
-            verifier,
+            platform,
             platform_tenant: auth.platform_tenant.clone(),
             providers: Box::new(Providers {
                 tenants,
-                base: VerifierSettings {
-                    hs256_secret: None,
-                    public_keys_pem: Vec::new(),
-                    jwks: None,
-                    ..settings
-                },
+                base,
                 built: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Fetches the key set of `auth.jwks_url`, if there is one (start-up: until it has keys the
+    /// server is not ready).
+    pub async fn fetch_remote_keys(&self) -> Result<(), String> {
+        match self {
+            Authenticator::Jwt { platform, .. } => match &platform.remote {
+                Some(remote) => remote.refresh().await,
+                None => Ok(()),
+            },
+            Authenticator::None(_) => Ok(()),
+        }
+    }
+
+    /// The platform's keys (auth mode `jwt`).
+    pub fn platform_keys(&self) -> Option<&PlatformKeys> {
+        match self {
+            Authenticator::Jwt { platform, .. } => Some(platform),
+            Authenticator::None(_) => None,
+        }
     }
 
     /// Who a request with these headers is.
@@ -175,20 +253,23 @@ impl Authenticator {
                 expires_at: None,
             },
             Authenticator::Jwt {
-                verifier,
+                platform,
                 platform_tenant,
                 providers,
             } => {
                 let token = bearer(headers)?.ok_or(CredentialsError::Missing)?;
-                let verified = match verifier.cached_verification(token) {
+                if token.len() > token::MAX_TOKEN_BYTES {
+                    return Err(AuthError::TooLarge.into());
+                }
+                let verified = match platform.cached_verification(token) {
                     Some(hit) => hit,
-                    None => match issuer_of(token).filter(|iss| iss != verifier.issuer()) {
+                    None => match issuer_of(token).filter(|iss| *iss != platform.issuer) {
                         // Another issuer: a tenant's own provider, or nobody we trust.
                         Some(iss) => match providers.for_issuer(&iss)? {
                             Some(tenant_verifier) => tenant_verifier.verify(token)?,
-                            None => verifier.verify(token)?,
+                            None => platform.verify(token)?,
                         },
-                        None => verifier.verify(token)?,
+                        None => platform.verify(token)?,
                     },
                 };
                 let roles = Roles::from_claim(

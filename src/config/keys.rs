@@ -401,6 +401,42 @@ pub(crate) static KEYS: &[Key] = &[
     },
     Key {
         section: "auth",
+        name: "jwks_min_refresh_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "30",
+        example: "300",
+        secret: false,
+        help: "with auth.jwks_url: the least time between two fetches of the key set (a token naming an unknown kid asks for one)",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.jwks_min_refresh_seconds != 30,
+        }),
+        set: |c, v| {
+            c.auth.jwks_min_refresh_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
+        name: "jwks_ttl_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "3600",
+        example: "600",
+        secret: false,
+        help: "with auth.jwks_url: how long a fetched key set is used before it is fetched again",
+        inert: Some(Inert {
+            reason: AUTH_OFF,
+            is_set: |c| c.auth.mode == AuthMode::None && c.auth.jwks_ttl_seconds != 3600,
+        }),
+        set: |c, v| {
+            c.auth.jwks_ttl_seconds = int(v, 1, DAY)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "auth",
         name: "issuer",
         flag: None,
         kind: KeyKind::Text,

@@ -115,6 +115,11 @@ pub struct AuthConfig {
     pub public_key_files: Vec<PathBuf>,
     /// `auth.jwks_url`: a JWKS document to fetch (keys cached by `kid`).
     pub jwks_url: Option<String>,
+    /// `auth.jwks_min_refresh_seconds`: the least time between two fetches of the URL's key
+    /// set. Default 30.
+    pub jwks_min_refresh_seconds: u64,
+    /// `auth.jwks_ttl_seconds`: how long a fetched key set is used. Default 3600.
+    pub jwks_ttl_seconds: u64,
     /// `auth.jwks_file`: a JWKS document on disk.
     pub jwks_file: Option<PathBuf>,
     /// `auth.issuer`: the required `iss`; required in `jwt` mode.
@@ -340,6 +345,8 @@ impl Default for Config {
                 hs256_secret_file: None,
                 public_key_files: Vec::new(),
                 jwks_url: None,
+                jwks_min_refresh_seconds: 30,
+                jwks_ttl_seconds: 3600,
                 jwks_file: None,
                 issuer: None,
                 audience: None,

@@ -1,0 +1,213 @@
+//! A key set fetched from `auth.jwks_url`, cached by `kid`. The first fetch happens at start-up
+//! ([`RemoteKeys::refresh`] from `Server::open`: no keys, not ready). Afterwards a token naming a
+//! `kid` the cached set does not have, or a set older than its TTL, asks for a refresh; refreshes
+//! are single-flight (one fetch at a time) and at least the minimum interval apart, so a flood
+//! of tokens with random `kid`s costs at most one fetch per interval. The refusing request does
+//! not wait: it is UNAUTHENTICATED, and a retry after the refresh finds the new key.
+//!
+//! Plain HTTP only (this build has no TLS client): an in-cluster identity provider, or a proxy
+//! in front of an external one. The document is read with a time limit and a size limit.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::Uri;
+
+use super::token::{AuthError, TokenVerifier, VerifiedToken, VerifierSettings};
+
+/// The largest key set accepted, in bytes.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// How long one fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct State {
+    verifier: Option<Arc<TokenVerifier>>,
+    fetched_at: Option<Instant>,
+    attempted_at: Option<Instant>,
+}
+
+/// The key set of one URL.
+#[derive(Debug)]
+pub struct RemoteKeys {
+    url: Uri,
+    base: VerifierSettings,
+    min_interval: Duration,
+    ttl: Duration,
+    state: Mutex<State>,
+    fetching: AtomicBool,
+    fetches: AtomicU64,
+}
+
+impl RemoteKeys {
+    /// Keys from `url` (`http://` only), verified with the rules of `base`.
+    pub fn new(
+        url: &str,
+        base: VerifierSettings,
+        min_interval: Duration,
+        ttl: Duration,
+    ) -> Result<RemoteKeys, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("auth.jwks_url {url:?}: {e}"))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(format!(
+                "auth.jwks_url {url:?}: only http:// URLs are supported (this build has no TLS \
+                 client): reach the identity provider through an in-cluster proxy, or download \
+                 the key set and use auth.jwks_file"
+            ));
+        }
+        Ok(RemoteKeys {
+            url: uri,
+            base,
+            min_interval,
+            ttl,
+            state: Mutex::new(State::default()),
+            fetching: AtomicBool::new(false),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many fetches have been made.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Verifies `token` with the cached keys; an unknown `kid` or an expired set asks for a
+    /// refresh in the background (if one is allowed now) and refuses this token.
+    pub fn verify(self: &Arc<Self>, token: &str) -> Result<VerifiedToken, AuthError> {
+        let (verifier, stale) = {
+            let state = self.lock();
+            let stale = state.fetched_at.is_none_or(|at| at.elapsed() >= self.ttl);
+            (state.verifier.clone(), stale)
+        };
+        if stale {
+            self.refresh_in_background();
+        }
+        let Some(verifier) = verifier else {
+            return Err(AuthError::UnknownKey);
+        };
+        let verified = verifier.verify(token);
+        if verified == Err(AuthError::UnknownKey) {
+            self.refresh_in_background();
+        }
+        verified
+    }
+
+    /// The token's cached verification, if any.
+    pub fn cached_verification(&self, token: &str) -> Option<VerifiedToken> {
+        self.lock().verifier.as_ref()?.cached_verification(token)
+    }
+
+    /// Starts a refresh on the runtime if none is running and the last one is at least the
+    /// minimum interval ago.
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.claim() {
+            return;
+        }
+        let keys = Arc::clone(self);
+        runtime.spawn(async move {
+            let _ = keys.fetch_and_store().await;
+            keys.fetching.store(false, Ordering::Release);
+        });
+    }
+
+    /// Takes the right to fetch: single-flight and rate-limited.
+    fn claim(&self) -> bool {
+        let mut state = self.lock();
+        if state
+            .attempted_at
+            .is_some_and(|at| at.elapsed() < self.min_interval)
+        {
+            return false;
+        }
+        if self.fetching.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        state.attempted_at = Some(Instant::now());
+        true
+    }
+
+    /// Fetches the key set now (start-up), whatever the interval says.
+    pub async fn refresh(&self) -> Result<(), String> {
+        self.fetching.store(true, Ordering::Release);
+        self.lock().attempted_at = Some(Instant::now());
+        let result = self.fetch_and_store().await;
+        self.fetching.store(false, Ordering::Release);
+        result
+    }
+
+    async fn fetch_and_store(&self) -> Result<(), String> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let document = tokio::time::timeout(FETCH_TIMEOUT, fetch(&self.url))
+            .await
+            .map_err(|_| format!("fetching {} took longer than {FETCH_TIMEOUT:?}", self.url))??;
+        let verifier = TokenVerifier::new(&VerifierSettings {
+            hs256_secret: None,
+            public_keys_pem: Vec::new(),
+            jwks: Some(document),
+            ..self.base.clone()
+        })
+        .map_err(|e| format!("{}: {e}", self.url))?;
+        let mut state = self.lock();
+        state.verifier = Some(Arc::new(verifier));
+        state.fetched_at = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// GETs `url` over HTTP/1.1 and returns the body of a 200 answer, at most [`MAX_JWKS_BYTES`].
+async fn fetch(url: &Uri) -> Result<Vec<u8>, String> {
+    use hyper::body::Body as _;
+
+    let host = url.host().unwrap_or_default();
+    let port = url.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("connecting to {url}: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+    let driver = tokio::spawn(connection);
+    let authority = url.authority().map_or(host.to_owned(), |a| a.to_string());
+    let request = http::Request::get(url.path_and_query().map_or("/", |p| p.as_str()))
+        .header(http::header::HOST, authority)
+        .header(http::header::ACCEPT, "application/json")
+        .body(String::new())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if response.status() != http::StatusCode::OK {
+        driver.abort();
+        return Err(format!("{url} answered {}", response.status()));
+    }
+    let mut body = response.into_body();
+    let mut document = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| format!("{url}: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if document.len() + data.len() > MAX_JWKS_BYTES {
+                driver.abort();
+                return Err(format!(
+                    "{url}: the key set is larger than {MAX_JWKS_BYTES} bytes"
+                ));
+            }
+            document.extend_from_slice(&data);
+        }
+    }
+    driver.abort();
+    Ok(document)
+}
