@@ -50,7 +50,7 @@ mkdir -p "$work/stubs"
   --grpc_python_out="$work/stubs" --pyi_out="$work/stubs" "$root/proto/ooloi.proto"
 
 echo "== e2e: build"
-cargo build --locked --bin ooloi-server
+cargo build --locked --bin ooloi-server --bin ooloi
 server="$target/debug/ooloi-server"
 
 mapfile -t ports < <("$py" tests/e2e/harness.py ports 2)
@@ -102,6 +102,31 @@ fi
 if [ "$tests_status" -ne 0 ] || [ "$metrics_status" -ne 0 ] || [ "$server_status" -ne 0 ]; then
   show_log
   echo "e2e: FAILED (tests $tests_status, metrics $metrics_status, server stop $server_status)" >&2
+  exit 1
+fi
+
+# The same suite against a server in auth mode jwt, every client sending a token minted by
+# `ooloi token` from the server's own settings (quotas raised: the suite is one tenant's burst).
+echo "== e2e: again in auth mode jwt"
+export OOLOI__AUTH__MODE=jwt OOLOI__AUTH__ISSUER=https://idp.e2e OOLOI__AUTH__AUDIENCE=ooloi \
+  OOLOI__AUTH__HS256_SECRET=an-e2e-secret-of-at-least-32-bytes OOLOI__QUOTAS__REQUESTS_PER_SECOND=100000 \
+  OOLOI__QUOTAS__BURST=100000
+token="$("$target/debug/ooloi" token --tenant e2e --user tester --ttl 1h)"
+log="$run/server-jwt.log"
+"$server" --grpc-listen "$grpc_addr" --http-listen "$http_addr" --data-dir "$run/data" \
+  >"$log" 2>&1 &
+server_pid=$!
+if ! "$py" tests/e2e/harness.py wait-ready "$grpc_addr" "$start_seconds" "$server_pid"; then
+  show_log
+  exit 1
+fi
+tests_status=0
+OOLOI_E2E_GRPC="$grpc_addr" OOLOI_E2E_TOKEN="$token" PYTHONPATH="$work/stubs:$root/tests/e2e" \
+  "$py" tests/e2e/harness.py run || tests_status=$?
+stop_server
+if [ "$tests_status" -ne 0 ] || [ "$server_status" -ne 0 ]; then
+  show_log
+  echo "e2e: FAILED in auth mode jwt (tests $tests_status, server stop $server_status)" >&2
   exit 1
 fi
 rm -rf "$run"

@@ -9,6 +9,7 @@ scripts/e2e.sh generates the stubs, starts the server and runs this; by hand:
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import queue
@@ -36,6 +37,9 @@ import ooloi_pb2_grpc as pb_grpc
 from ooloi_values import Codec, EdnList, Instant, Record, Symbol, kw
 
 ADDRESS = os.environ.get("OOLOI_E2E_GRPC", "127.0.0.1:10700")
+# With the server in auth mode jwt: the bearer token every client sends (scripts/e2e.sh mints
+# it with `ooloi token`); unset in auth mode none.
+TOKEN = os.environ.get("OOLOI_E2E_TOKEN") or None
 CLIENT_ID_HEADER = "x-ooloi-client-id"
 ERROR_DOMAIN = "ooloi-server"
 RPC_TIMEOUT = 10.0  # seconds, every unary call
@@ -47,6 +51,43 @@ GRPCURL = os.environ.get("OOLOI_E2E_GRPCURL") or shutil.which(
 
 codec = Codec(pb)
 _END = object()
+
+
+class _Details(
+    collections.namedtuple(
+        "_Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer TOKEN` to every call, as an authenticated client does."""
+
+    def __init__(self, token: str):
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details):
+        metadata = list(details.metadata or []) + [self.header]
+        return _Details(
+            details.method, details.timeout, metadata, details.credentials,
+            details.wait_for_ready, details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
+def channel():
+    """A channel to the server that authenticates when the run has a token."""
+    plain = grpc.insecure_channel(ADDRESS)
+    if TOKEN is None:
+        return plain
+    return grpc.intercept_channel(plain, _Bearer(TOKEN))
 
 
 def fresh_id(name: str) -> str:
@@ -118,7 +159,7 @@ class Client:
     def __init__(self, client_id: str, display_name: str | None = None):
         self.client_id = client_id
         self.display_name = display_name
-        self.channel = grpc.insecure_channel(ADDRESS)
+        self.channel = channel()
         self.stub = pb_grpc.OoloiServiceStub(self.channel)
         self.stream: EventStream | None = None
 
@@ -568,7 +609,9 @@ class Grpcurl(E2eCase):
 
     def test_an_unknown_method_prints_the_decoded_error_info(self):
         c = self.client("grpcurl")
+        auth = ["-H", f"authorization: Bearer {TOKEN}"] if TOKEN else []
         run = self.grpcurl(
+            *auth,
             "-H", f"{CLIENT_ID_HEADER}: {c.client_id}",
             "-d", json.dumps({"method": "no-such-method"}),
             ADDRESS, "ooloi.OoloiService/ExecuteMethod",
