@@ -73,7 +73,7 @@ fn grant_changes_tenant_changes_and_denials_are_audited() {
         vec![
             expect("acme", "alice", "share-piece", &pid, "ok"),
             expect("acme", "bob", "unshare-piece", &pid, "PERMISSION_DENIED"),
-            expect("platform", "op", "create-tenant", "", "ok"),
+            expect("platform", "op", "create-tenant", "globex", "ok"),
             expect(
                 "acme",
                 "alice",

@@ -100,7 +100,11 @@ pub(crate) fn after_call(
                 .iter()
                 .position(|p| p.kind == super::ParamKind::PieceId)?,
         };
-        args.get(index)?.as_str().map(str::to_owned)
+        let arg = args.get(index)?;
+        // `create-tenant` names its tenant inside the record.
+        arg.as_str()
+            .or_else(|| arg.as_map()?.get_keyword("id")?.as_str())
+            .map(str::to_owned)
     });
     let outcome = denied.map_or("ok", |e| e.reason());
     record(log, caller, method, target.as_deref(), outcome);
