@@ -209,6 +209,7 @@ impl Server {
                 (Listen::Grpc.label(), grpc_connections.clone()),
                 (Listen::Http.label(), http_connections.clone()),
             ],
+            max_tenant_series: config.telemetry.max_tenant_series,
         });
         let authenticator = OnceLock::new();
         if config.auth.mode == AuthMode::None {

@@ -151,6 +151,9 @@ pub struct TenantRecord {
     pub default_access: DefaultAccess,
     /// Its own identity provider, if it brings one.
     pub identity_provider: Option<IdentityProvider>,
+    /// Created by the platform operator or the seed file (not met on first use in `open`
+    /// mode): only registered tenants get their own Prometheus series.
+    pub registered: bool,
 }
 
 impl TenantRecord {
@@ -163,8 +166,29 @@ impl TenantRecord {
             quotas: QuotaOverrides::default(),
             default_access: DefaultAccess::Private,
             identity_provider: None,
+            registered: false,
         }
     }
+}
+
+/// What one tenant's calls did, counted at admission.
+#[derive(Debug, Default)]
+pub struct TenantCounters {
+    /// Calls admitted.
+    pub admitted: std::sync::atomic::AtomicU64,
+    /// Calls refused by the request quota.
+    pub throttled: std::sync::atomic::AtomicU64,
+}
+
+/// One registered tenant's figures, for its Prometheus series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantFigures {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Calls admitted so far.
+    pub admitted: u64,
+    /// Calls refused by the request quota so far.
+    pub throttled: u64,
 }
 
 /// Which tenants exist.
@@ -196,6 +220,7 @@ pub struct TenantRegistry {
     records: RwLock<HashMap<TenantId, TenantRecord>>,
     /// One request bucket per tenant that has called (sharded: no lock shared by every call).
     buckets: DashMap<TenantId, Bucket>,
+    counters: DashMap<TenantId, TenantCounters>,
     on_inactive: OnceLock<OnInactive>,
 }
 
@@ -244,6 +269,7 @@ impl TenantRegistry {
             defaults,
             records: RwLock::new(HashMap::new()),
             buckets: DashMap::new(),
+            counters: DashMap::new(),
             on_inactive: OnceLock::new(),
         }
     }
@@ -276,6 +302,8 @@ impl TenantRegistry {
     /// request bucket must hold a token (`QUOTA_EXCEEDED`, with when the next one comes).
     pub fn admit(&self, tenant: &TenantId) -> Result<(), Error> {
         let quotas = self.active_quotas(tenant)?;
+        // No request quota (auth mode `none`): nothing to charge, and no shared counter that
+        // every call would move between cores.
         if quotas.requests_per_second == u64::MAX {
             return Ok(());
         }
@@ -291,14 +319,57 @@ impl TenantRegistry {
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
+            drop(bucket);
+            self.count(tenant, |c| &c.admitted);
             return Ok(());
         }
         let wait = ((1.0 - bucket.tokens) / rate * 1000.0).ceil() as u64;
+        drop(bucket);
+        self.count(tenant, |c| &c.throttled);
         Err(Error::QuotaExceeded {
             quota: "requests_per_second",
             max: quotas.requests_per_second,
             retry_after_ms: wait.max(1),
         })
+    }
+
+    fn count(
+        &self,
+        tenant: &TenantId,
+        which: impl Fn(&TenantCounters) -> &std::sync::atomic::AtomicU64,
+    ) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(counters) = self.counters.get(tenant) {
+            which(&counters).fetch_add(1, Relaxed);
+            return;
+        }
+        which(&self.counters.entry(tenant.clone()).or_default()).fetch_add(1, Relaxed);
+    }
+
+    /// The figures of the first `max` registered tenants, by id.
+    pub fn figures(&self, max: usize) -> Vec<TenantFigures> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut registered: Vec<TenantId> = self
+            .read()
+            .values()
+            .filter(|r| r.registered)
+            .map(|r| r.id.clone())
+            .collect();
+        registered.sort();
+        registered.truncate(max);
+        registered
+            .into_iter()
+            .map(|tenant| {
+                let (admitted, throttled) = self.counters.get(&tenant).map_or((0, 0), |c| {
+                    (c.admitted.load(Relaxed), c.throttled.load(Relaxed))
+                });
+                TenantFigures {
+                    tenant,
+                    admitted,
+                    throttled,
+                }
+            })
+            .collect()
     }
 
     /// The quotas of an active `tenant`, creating its record on first use in `open` mode.
@@ -366,8 +437,9 @@ impl TenantRegistry {
     }
 
     /// Adds `record`; refuses an id that exists.
-    pub fn create(&self, record: TenantRecord) -> Result<TenantRecord, Error> {
+    pub fn create(&self, mut record: TenantRecord) -> Result<TenantRecord, Error> {
         check_tenant_id(&record.id)?;
+        record.registered = true;
         check_name(&record.name)?;
         let mut records = self.write();
         if records.contains_key(&record.id) {
@@ -413,6 +485,7 @@ impl TenantRegistry {
         }
         let record = self.write().remove(id).ok_or_else(|| unknown(id))?;
         self.buckets.remove(id);
+        self.counters.remove(id);
         self.ended(&record.id);
         Ok(record)
     }

@@ -675,6 +675,7 @@ async fn each_quota_is_enforced_per_tenant_with_a_retry_after() {
     a1.new_piece().await;
     let e = a1.call("new-piece", "[]").await.unwrap_err();
     assert_eq!(quota_of(&e), "pieces");
+    g1.new_piece().await;
     // Requests: the burst of 6 is spent (3 calls above, plus these); then refused.
     let mut refused = None;
     for _ in 0..10 {
@@ -688,5 +689,47 @@ async fn each_quota_is_enforced_per_tenant_with_a_retry_after() {
         "requests_per_second"
     );
     g1.ok("list-pieces", "[]").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn registered_tenants_get_their_own_series_up_to_the_cap() {
+    let server = start(&[("OOLOI__TELEMETRY__MAX_TENANT_SERIES", "2")]).await;
+    let mut op = User::register(&server, "platform", "op", &["platform-admin"]).await;
+    for id in ["acme", "beta", "gamma"] {
+        op.ok("create-tenant", &format!("[{{:id \"{id}\"}}]")).await;
+    }
+    let mut alice = User::register(&server, "acme", "alice", &[]).await;
+    alice.new_piece().await;
+    alice.ok("list-pieces", "[]").await;
+    let mut walkin = User::register(&server, "walkin", "w", &[]).await;
+    walkin.ok("list-pieces", "[]").await;
+    let text = server.server().metrics().render();
+    let value = |series: &str| {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|v| v.parse::<f64>().unwrap())
+    };
+    assert_eq!(
+        value("ooloi_server_tenant_calls_total{tenant=\"acme\"}"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("ooloi_server_tenant_pieces{tenant=\"acme\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("ooloi_server_tenant_clients_connected{tenant=\"acme\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("ooloi_server_tenant_calls_total{tenant=\"beta\"}"),
+        Some(0.0)
+    );
+    // The cap (2, by id) leaves gamma out; a tenant met on first use never gets series.
+    assert!(!text.contains("tenant=\"gamma\""), "{text}");
+    assert!(!text.contains("tenant=\"walkin\""), "{text}");
     server.stop().await;
 }

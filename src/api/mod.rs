@@ -306,6 +306,20 @@ impl Api {
         Ok(result)
     }
 
+    /// How many pieces each tenant has now (one read of the piece registry).
+    pub fn pieces_per_tenant(&self) -> std::collections::HashMap<TenantId, u64> {
+        let registry = self
+            .0
+            .stm
+            .atomically(|tx| Ok::<_, Error>(tx.read(&self.0.pieces)?))
+            .unwrap_or_default();
+        let mut counts = std::collections::HashMap::new();
+        for entry in registry.values() {
+            *counts.entry(entry.tenant.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// The limits calls run under.
     pub fn limits(&self) -> ApiLimits {
         self.0.limits

@@ -881,6 +881,21 @@ pub(crate) static KEYS: &[Key] = &[
     },
     Key {
         section: "telemetry",
+        name: "max_tenant_series",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "100",
+        example: "500",
+        secret: false,
+        help: "registered tenants that get their own Prometheus series (ooloi_server_tenant_*), first by id; 0 for none",
+        inert: None,
+        set: |c, v| {
+            c.telemetry.max_tenant_series = int(v, 0, 100_000)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "telemetry",
         name: "otlp_endpoint",
         flag: None,
         kind: KeyKind::Text,

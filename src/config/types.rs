@@ -292,10 +292,22 @@ pub struct ExecutorConfig {
 }
 
 /// `[telemetry]` settings.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TelemetryConfig {
     /// `telemetry.otlp_endpoint`: where traces are exported; unset turns export off.
     pub otlp_endpoint: Option<String>,
+    /// `telemetry.max_tenant_series`: registered tenants that get their own Prometheus series
+    /// (the first, by id); 0 for none. Default 100.
+    pub max_tenant_series: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            max_tenant_series: 100,
+        }
+    }
 }
 
 /// `[log]` settings.

@@ -17,8 +17,13 @@
 //! - [`ConnectionsCollector`]: each listener's connections: open, accepted, refused over the
 //!   cap, timed out, closed idle, failed accepts (`ooloi_server_connections_*{listener}`).
 //!
+//! - [`TenantsCollector`]: per registered tenant, up to `telemetry.max_tenant_series` of them:
+//!   clients connected, pieces, calls admitted and calls refused by the request quota
+//!   (`ooloi_server_tenant_*{tenant}`).
+//!
 //! Every label takes its values from a fixed set, so the number of series does not depend on
-//! what clients send.
+//! what clients send (tenant labels come only from records the platform operator created, and
+//! are capped).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -33,6 +38,7 @@ use crate::api::Api;
 use crate::clients::{ClientRegistry, EventCategory};
 use crate::executor::Executor;
 use crate::net::ConnectionStats;
+use crate::tenants::TenantFigures;
 
 /// The `descs` of a collector: every family's descriptor.
 fn descs<'a>(families: impl IntoIterator<Item = &'a Family>) -> Vec<&'a Desc> {
@@ -533,5 +539,80 @@ impl Collector for ConnectionsCollector {
                 )
             })
             .collect()
+    }
+}
+
+/// Per registered tenant: clients, pieces, calls admitted and throttled.
+#[derive(Debug)]
+pub struct TenantsCollector {
+    api: Api,
+    clients: Arc<ClientRegistry>,
+    max: usize,
+    connected: Family,
+    pieces: Family,
+    admitted: Family,
+    throttled: Family,
+}
+
+impl TenantsCollector {
+    /// A collector of the first `max` registered tenants of `api`'s registry.
+    pub fn new(api: Api, clients: Arc<ClientRegistry>, max: usize) -> Self {
+        TenantsCollector {
+            api,
+            clients,
+            max,
+            connected: Family::gauge(
+                "ooloi_server_tenant_clients_connected",
+                "Clients connected now, per registered tenant.",
+                &["tenant"],
+            ),
+            pieces: Family::gauge(
+                "ooloi_server_tenant_pieces",
+                "Pieces, per registered tenant.",
+                &["tenant"],
+            ),
+            admitted: Family::counter(
+                "ooloi_server_tenant_calls_total",
+                "Calls admitted, per registered tenant.",
+                &["tenant"],
+            ),
+            throttled: Family::counter(
+                "ooloi_server_tenant_calls_throttled_total",
+                "Calls refused by the tenant's request quota, per registered tenant.",
+                &["tenant"],
+            ),
+        }
+    }
+}
+
+impl Collector for TenantsCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        descs([
+            &self.connected,
+            &self.pieces,
+            &self.admitted,
+            &self.throttled,
+        ])
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let figures = self.api.tenants().figures(self.max);
+        let pieces = self.api.pieces_per_tenant();
+        let each = |family: &Family, value: &dyn Fn(&TenantFigures) -> f64| {
+            family.with(
+                figures
+                    .iter()
+                    .map(|f| family.sample(&[f.tenant.as_str()], value(f)))
+                    .collect(),
+            )
+        };
+        vec![
+            each(&self.connected, &|f| self.clients.count(&f.tenant) as f64),
+            each(&self.pieces, &|f| {
+                pieces.get(&f.tenant).copied().unwrap_or(0) as f64
+            }),
+            each(&self.admitted, &|f| f.admitted as f64),
+            each(&self.throttled, &|f| f.throttled as f64),
+        ]
     }
 }

@@ -14,6 +14,7 @@ use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
 use super::collectors::{
     ClientsCollector, ConnectionsCollector, ExecutorCollector, GrpcCollector, StmCollector,
+    TenantsCollector,
 };
 use super::grpc_stats::GrpcStats;
 use crate::api::Api;
@@ -37,6 +38,8 @@ pub struct Sources {
     pub executor: Executor,
     /// Each listener's connection statistics, by label value.
     pub connections: Vec<(&'static str, Arc<ConnectionStats>)>,
+    /// Registered tenants that get their own series (`telemetry.max_tenant_series`).
+    pub max_tenant_series: usize,
 }
 
 /// What the operating system says about the process, for the health documents. A figure the
@@ -107,7 +110,12 @@ impl Metrics {
         build_info.set(1);
         register(Box::new(build_info));
         register(Box::new(GrpcCollector::new(sources.grpc)));
-        register(Box::new(ClientsCollector::new(sources.clients)));
+        register(Box::new(ClientsCollector::new(sources.clients.clone())));
+        register(Box::new(TenantsCollector::new(
+            sources.api.clone(),
+            sources.clients.clone(),
+            sources.max_tenant_series,
+        )));
         register(Box::new(StmCollector::new(sources.api)));
         register(Box::new(ExecutorCollector::new(sources.executor)));
         register(Box::new(ConnectionsCollector::new(sources.connections)));
@@ -186,6 +194,7 @@ mod tests {
             api: Api::new(StmConfig::default(), Arc::new(NullSink)),
             executor: Executor::new(1, 4).unwrap(),
             connections: vec![("grpc", Arc::new(ConnectionStats::default()))],
+            max_tenant_series: 100,
         };
         (Metrics::new(sources.clone()), sources)
     }
