@@ -838,3 +838,75 @@ async fn a_jwks_url_is_fetched_at_most_once_per_interval_whatever_kids_tokens_na
 fn uuid_like(i: usize) -> String {
     format!("{:016x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
+
+#[tokio::test]
+async fn a_tenants_provider_may_publish_its_keys_at_a_url() {
+    let document = std::sync::Arc::new(std::sync::Mutex::new(jwt::jwks_of_rsa("uni-key")));
+    let (url, fetches) = jwks_endpoint(document).await;
+    let server = jwt_server().await;
+    let operator = jwt::token("platform", "op", &["platform-admin"]);
+    let mut op = register(&server, "operator", &operator).await;
+    op.call(
+        &operator,
+        "create-tenant",
+        &format!("[{{:id \"uni\" :identity-provider {{:issuer \"https://idp.uni.edu\" :jwks-url \"{url}\"}}}}]"),
+    )
+    .await
+    .unwrap();
+    let token_for = |tenant: Option<&str>| {
+        let mut c = claims("x", "dana", &[]);
+        c["iss"] = json!("https://idp.uni.edu");
+        match tenant {
+            Some(t) => c["tenant"] = json!(t),
+            None => {
+                c.as_object_mut().unwrap().remove("tenant");
+            }
+        }
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some("uni-key".into());
+        jwt::sign(h, &c, &jwt::private_key("rsa"))
+    };
+    let token = token_for(None);
+    // The first token asks for the key set; a retry once it has arrived is accepted, as uni.
+    let mut grpc = server.client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut registered = None;
+    while Instant::now() < deadline {
+        match grpc
+            .register_client(bearer(
+                Request::new(register_request("dana-client")),
+                &token,
+            ))
+            .await
+        {
+            Ok(stream) => {
+                registered = Some(stream.into_inner());
+                break;
+            }
+            Err(status) => assert_eq!(status.code(), Code::Unauthenticated),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut events = registered.expect("accepted once the key set is fetched");
+    assert_eq!(
+        next_event(&mut events).await.event_type,
+        "client-registration-confirmed"
+    );
+    assert!(
+        server
+            .server()
+            .registry()
+            .get("uni", &"dana-client".parse().unwrap())
+            .is_some()
+    );
+    assert!(fetches.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let e = grpc
+        .register_client(bearer(
+            Request::new(register_request("d2")),
+            &token_for(Some("acme")),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    server.stop().await;
+}

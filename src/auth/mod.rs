@@ -105,13 +105,33 @@ impl PlatformKeys {
     }
 }
 
+/// The keys of one tenant's own identity provider.
+#[derive(Clone, Debug)]
+enum ProviderKeys {
+    /// From its JWKS file.
+    File(Arc<TokenVerifier>),
+    /// From its JWKS URL.
+    Url(Arc<RemoteKeys>),
+}
+
+impl ProviderKeys {
+    fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        match self {
+            ProviderKeys::File(verifier) => verifier.verify(token),
+            ProviderKeys::Url(remote) => remote.verify(token),
+        }
+    }
+}
+
 /// The verifiers of tenants' own identity providers, built from their records on first use
 /// and rebuilt when a record's provider changes.
 #[derive(Debug)]
 pub struct Providers {
     tenants: Option<Arc<TenantRegistry>>,
     base: VerifierSettings,
-    built: Mutex<HashMap<TenantId, (IdentityProvider, Arc<TokenVerifier>)>>,
+    min_refresh: std::time::Duration,
+    ttl: std::time::Duration,
+    built: Mutex<HashMap<TenantId, (IdentityProvider, ProviderKeys)>>,
 }
 
 impl Providers {
@@ -120,12 +140,14 @@ impl Providers {
         Providers {
             tenants: None,
             base: VerifierSettings::default(),
+            min_refresh: std::time::Duration::from_secs(30),
+            ttl: std::time::Duration::from_secs(3600),
             built: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The verifier of the tenant whose provider has `issuer`, if one has.
-    fn for_issuer(&self, issuer: &str) -> Result<Option<Arc<TokenVerifier>>, CredentialsError> {
+    /// The keys of the tenant whose provider has `issuer`, if one has.
+    fn for_issuer(&self, issuer: &str) -> Result<Option<ProviderKeys>, CredentialsError> {
         let Some(record) = self.tenants.as_ref().and_then(|t| t.by_issuer(issuer)) else {
             return Ok(None);
         };
@@ -133,31 +155,42 @@ impl Providers {
             return Ok(None);
         };
         let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seen, verifier)) = built.get(&record.id)
+        if let Some((seen, keys)) = built.get(&record.id)
             && *seen == provider
         {
-            return Ok(Some(Arc::clone(verifier)));
+            return Ok(Some(keys.clone()));
         }
         // A provider whose keys cannot be read refuses its tokens (it is the tenant's
         // configuration, not the caller's fault, but nothing else can verify them).
-        let jwks = match (&provider.jwks_file, &provider.jwks_url) {
-            (Some(path), _) => {
-                std::fs::read(path).map_err(|_| CredentialsError::Token(AuthError::UnknownKey))?
-            }
-            _ => return Err(CredentialsError::Token(AuthError::UnknownKey)),
-        };
-        let verifier = TokenVerifier::new(&VerifierSettings {
+        let unusable = || CredentialsError::Token(AuthError::UnknownKey);
+        let settings = VerifierSettings {
             hs256_secret: None,
             public_keys_pem: Vec::new(),
-            jwks: Some(jwks),
+            jwks: None,
             issuer: provider.issuer.clone(),
             fixed_tenant: Some(record.id.to_string()),
             ..self.base.clone()
-        })
-        .map(Arc::new)
-        .map_err(|_| CredentialsError::Token(AuthError::UnknownKey))?;
-        built.insert(record.id.clone(), (provider, Arc::clone(&verifier)));
-        Ok(Some(verifier))
+        };
+        let keys = match (&provider.jwks_file, &provider.jwks_url) {
+            (Some(path), _) => {
+                let jwks = std::fs::read(path).map_err(|_| unusable())?;
+                let verifier = TokenVerifier::new(&VerifierSettings {
+                    jwks: Some(jwks),
+                    ..settings
+                })
+                .map_err(|_| unusable())?;
+                ProviderKeys::File(Arc::new(verifier))
+            }
+            // Fetched in the background on first use: the first token may be refused while
+            // the set is on its way; a retry finds it.
+            (None, Some(url)) => ProviderKeys::Url(Arc::new(
+                RemoteKeys::new(url, settings, self.min_refresh, self.ttl)
+                    .map_err(|_| unusable())?,
+            )),
+            (None, None) => return Err(unusable()),
+        };
+        built.insert(record.id.clone(), (provider, keys.clone()));
+        Ok(Some(keys))
     }
 }
 
@@ -219,6 +252,8 @@ impl Authenticator {
             providers: Box::new(Providers {
                 tenants,
                 base,
+                min_refresh: std::time::Duration::from_secs(auth.jwks_min_refresh_seconds),
+                ttl: std::time::Duration::from_secs(auth.jwks_ttl_seconds),
                 built: Mutex::new(HashMap::new()),
             }),
         })
