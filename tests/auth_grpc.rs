@@ -583,19 +583,7 @@ async fn a_tenants_own_identity_provider_speaks_only_for_that_tenant() {
     )
     .await
     .unwrap();
-    let acme_token = |tenant: Option<&str>| {
-        let mut c = claims("x", "alice", &[]);
-        c["iss"] = json!("https://idp.acme.edu");
-        match tenant {
-            Some(t) => c["tenant"] = json!(t),
-            None => {
-                c.as_object_mut().unwrap().remove("tenant");
-            }
-        }
-        let mut h = Header::new(Algorithm::RS256);
-        h.kid = Some("acme-key".into());
-        jwt::sign(h, &c, &jwt::private_key("rsa"))
-    };
+    let acme_token = |tenant| provider_token("https://idp.acme.edu", "acme-key", "alice", tenant);
     // Without a tenant claim, and with its own: acme.
     for token in [acme_token(None), acme_token(Some("acme"))] {
         let mut s = register(&server, "acme-alice", &token).await;
@@ -853,19 +841,7 @@ async fn a_tenants_provider_may_publish_its_keys_at_a_url() {
     )
     .await
     .unwrap();
-    let token_for = |tenant: Option<&str>| {
-        let mut c = claims("x", "dana", &[]);
-        c["iss"] = json!("https://idp.uni.edu");
-        match tenant {
-            Some(t) => c["tenant"] = json!(t),
-            None => {
-                c.as_object_mut().unwrap().remove("tenant");
-            }
-        }
-        let mut h = Header::new(Algorithm::RS256);
-        h.kid = Some("uni-key".into());
-        jwt::sign(h, &c, &jwt::private_key("rsa"))
-    };
+    let token_for = |tenant| provider_token("https://idp.uni.edu", "uni-key", "dana", tenant);
     let token = token_for(None);
     // The first token asks for the key set; a retry once it has arrived is accepted, as uni.
     let mut grpc = server.client().await;
@@ -909,4 +885,20 @@ async fn a_tenants_provider_may_publish_its_keys_at_a_url() {
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     server.stop().await;
+}
+
+/// A token of `user` from a tenant's own provider (`iss`, RSA key `kid`), naming `tenant` in
+/// the tenant claim or leaving the claim out.
+fn provider_token(iss: &str, kid: &str, user: &str, tenant: Option<&str>) -> String {
+    let mut c = claims("x", user, &[]);
+    c["iss"] = json!(iss);
+    match tenant {
+        Some(t) => c["tenant"] = json!(t),
+        None => {
+            c.as_object_mut().unwrap().remove("tenant");
+        }
+    }
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some(kid.into());
+    jwt::sign(h, &c, &jwt::private_key("rsa"))
 }
