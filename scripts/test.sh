@@ -3,7 +3,7 @@
 # installs python3-venv and promtool with apt-get when they are missing, starting no service;
 # otherwise it stops at once, before any build, naming what to install; then the Python venv in
 # the target directory), then every test target of the package, then the schedule-exploration
-# tests (the STM's, the event commit order's and the executor's), which need a second build of the library on
+# tests (the STM's, the event commit order's, the executor's and the JWKS fetch gate's), which need a second build of the library on
 # shuttle's primitives (feature `shuttle`),
 # then the end-to-end tests from outside (scripts/e2e.sh: Python grpcio and grpcurl tests against
 # a live ooloi-server and `promtool check metrics`).
@@ -17,6 +17,7 @@ cargo test --locked "$@"
 cargo test --locked --features shuttle --test stm_shuttle
 cargo test --locked --features shuttle --lib api::order::shuttle_tests
 cargo test --locked --features shuttle --lib executor::shuttle_tests
+cargo test --locked --features shuttle --lib auth::jwks::shuttle_tests
 scripts/e2e.sh
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   scripts/fuzz.sh "$FUZZ_SECONDS"

@@ -8,13 +8,14 @@
 //! Plain HTTP only (this build has no TLS client): an in-cluster identity provider, or a proxy
 //! in front of an external one. The document is read with a time limit and a size limit.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::Uri;
 
 use super::token::{AuthError, TokenVerifier, VerifiedToken, VerifierSettings};
+use crate::stm::sync;
 
 /// The largest key set accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -25,7 +26,44 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 struct State {
     verifier: Option<Arc<TokenVerifier>>,
     fetched_at: Option<Instant>,
+}
+
+/// Who may fetch now: at most one fetch at a time (single-flight), and a new one only once the
+/// minimum interval since the last one has passed. Built on the STM's sync shim, so that the
+/// shuttle tests explore it under every interleaving.
+#[derive(Debug, Default)]
+pub(crate) struct FetchGate(sync::Mutex<Gate>);
+
+#[derive(Debug, Default)]
+struct Gate {
+    fetching: bool,
     attempted_at: Option<Instant>,
+}
+
+impl FetchGate {
+    /// Takes the right to fetch, if nobody holds it and the last fetch began at least
+    /// `min_interval` ago (`force`: whatever the interval says, for start-up).
+    pub(crate) fn claim(&self, min_interval: Duration, force: bool) -> bool {
+        let mut gate = sync::lock(&self.0);
+        if gate.fetching {
+            return false;
+        }
+        if !force
+            && gate
+                .attempted_at
+                .is_some_and(|at| at.elapsed() < min_interval)
+        {
+            return false;
+        }
+        gate.fetching = true;
+        gate.attempted_at = Some(Instant::now());
+        true
+    }
+
+    /// Gives the right back once the fetch is over.
+    pub(crate) fn release(&self) {
+        sync::lock(&self.0).fetching = false;
+    }
 }
 
 /// The key set of one URL.
@@ -36,7 +74,7 @@ pub struct RemoteKeys {
     min_interval: Duration,
     ttl: Duration,
     state: Mutex<State>,
-    fetching: AtomicBool,
+    gate: FetchGate,
     fetches: AtomicU64,
 }
 
@@ -64,7 +102,7 @@ impl RemoteKeys {
             min_interval,
             ttl,
             state: Mutex::new(State::default()),
-            fetching: AtomicBool::new(false),
+            gate: FetchGate::default(),
             fetches: AtomicU64::new(0),
         })
     }
@@ -110,38 +148,24 @@ impl RemoteKeys {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if !self.claim() {
+        if !self.gate.claim(self.min_interval, false) {
             return;
         }
         let keys = Arc::clone(self);
         runtime.spawn(async move {
             let _ = keys.fetch_and_store().await;
-            keys.fetching.store(false, Ordering::Release);
+            keys.gate.release();
         });
     }
 
-    /// Takes the right to fetch: single-flight and rate-limited.
-    fn claim(&self) -> bool {
-        let mut state = self.lock();
-        if state
-            .attempted_at
-            .is_some_and(|at| at.elapsed() < self.min_interval)
-        {
-            return false;
-        }
-        if self.fetching.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        state.attempted_at = Some(Instant::now());
-        true
-    }
-
-    /// Fetches the key set now (start-up), whatever the interval says.
+    /// Fetches the key set now (start-up), whatever the interval says; waits for a fetch
+    /// already running instead of starting a second one.
     pub async fn refresh(&self) -> Result<(), String> {
-        self.fetching.store(true, Ordering::Release);
-        self.lock().attempted_at = Some(Instant::now());
+        while !self.gate.claim(self.min_interval, true) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let result = self.fetch_and_store().await;
-        self.fetching.store(false, Ordering::Release);
+        self.gate.release();
         result
     }
 
@@ -210,4 +234,64 @@ async fn fetch(url: &Uri) -> Result<Vec<u8>, String> {
     }
     driver.abort();
     Ok(document)
+}
+
+#[cfg(all(test, feature = "shuttle"))]
+mod shuttle_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use shuttle::sync::atomic::{AtomicUsize, Ordering};
+    use shuttle::thread;
+
+    use super::FetchGate;
+
+    /// Three threads race to fetch, twice each: never two fetches at once, and with an interval
+    /// longer than the test, exactly one fetch in all.
+    fn scenario(min_interval: Duration) -> usize {
+        let gate = Arc::new(FetchGate::default());
+        let holders = Arc::new(AtomicUsize::new(0));
+        let fetched = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (gate, holders, fetched) = (
+                    Arc::clone(&gate),
+                    Arc::clone(&holders),
+                    Arc::clone(&fetched),
+                );
+                thread::spawn(move || {
+                    for _ in 0..2 {
+                        if gate.claim(min_interval, false) {
+                            assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0, "two fetches");
+                            fetched.fetch_add(1, Ordering::SeqCst);
+                            thread::yield_now();
+                            holders.fetch_sub(1, Ordering::SeqCst);
+                            gate.release();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        fetched.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn at_most_one_fetch_at_a_time_and_one_per_interval() {
+        shuttle::check_random(
+            || {
+                assert_eq!(scenario(Duration::from_secs(3600)), 1);
+            },
+            2000,
+        );
+        shuttle::check_pct(
+            || {
+                assert!(scenario(Duration::ZERO) >= 1);
+            },
+            2000,
+            3,
+        );
+    }
 }
