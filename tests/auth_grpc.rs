@@ -323,7 +323,7 @@ async fn health_and_reflection_need_no_token() {
 
 /// A registered client of `user` in `tenant` with `token`: its gRPC client and event stream.
 struct Session {
-    grpc: ooloi_server::proto::ooloi_service_client::OoloiServiceClient<tonic::transport::Channel>,
+    grpc: support::grpc::Grpc,
     events: tonic::Streaming<ooloi_server::proto::EventMessage>,
     id: String,
 }

@@ -17,10 +17,9 @@ use support::grpc::{
 };
 use support::jwt::{self, AUDIENCE, ISSUER};
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Status, Streaming};
 
-type Grpc = ooloi_server::proto::ooloi_service_client::OoloiServiceClient<Channel>;
+type Grpc = support::grpc::Grpc;
 
 fn base() -> Vec<(&'static str, String)> {
     vec![

@@ -35,7 +35,9 @@ use tonic::Code;
 use tonic::transport::Endpoint;
 use tonic_types::StatusExt;
 
-/// Runs each named `async fn(Transport)` once over TCP and once over the embedded transport.
+/// Runs each named `async fn(Transport)` over TCP, over the embedded transport, and over TCP to
+/// a server in auth mode `jwt` (every client with a token), so Stage 4's behaviour is checked in
+/// both auth modes.
 macro_rules! on_both_transports {
     ($flavor:meta => $($name:ident),* $(,)?) => {
         $(
@@ -48,6 +50,10 @@ macro_rules! on_both_transports {
                 #[$flavor]
                 async fn embedded() {
                     super::$name(Transport::Embedded).await
+                }
+                #[$flavor]
+                async fn tcp_jwt() {
+                    super::$name(Transport::TcpJwt).await
                 }
             }
         )*
@@ -452,8 +458,7 @@ async fn client_ids_follow_the_documented_rules_and_one_id_registers_once() {
     let channel = server.channel().await;
     let mut attempts = Vec::new();
     for _ in 0..64 {
-        let mut grpc =
-            ooloi_server::proto::ooloi_service_client::OoloiServiceClient::new(channel.clone());
+        let mut grpc = server.grpc_of(channel.clone());
         // Each task returns its stream, so the winner's registration lives until all are done.
         attempts.push(tokio::spawn(async move {
             grpc.register_client(register_request("contested")).await
@@ -496,11 +501,7 @@ async fn a_client_gone_without_a_fin_can_re_register_within_keepalive_interval_p
         .connect()
         .await
         .unwrap();
-    let vanishing = TestClient::register(
-        ooloi_server::proto::ooloi_service_client::OoloiServiceClient::new(channel),
-        "vanishing",
-    )
-    .await;
+    let vanishing = TestClient::register(server.grpc_of(channel), "vanishing").await;
 
     // The client's host disappears: no FIN, no RST, nothing answers the keepalive ping.
     proxy.black_hole();
@@ -636,8 +637,9 @@ async fn errors_have_their_documented_statuses(t: Transport) {
 
     // Malformed protobuf: field 1 (method) announces 127 bytes and the message ends.
     let channel = server.channel().await;
-    let result = raw_unary(
+    let result = raw_unary_as(
         channel,
+        server.bearer(),
         "/ooloi.OoloiService/ExecuteMethod",
         Some("eve"),
         vec![0x0a, 0x7f, b'x'],
@@ -673,11 +675,7 @@ async fn a_stalled_subscriber_does_not_delay_twenty_fast_ones_and_stays_bounded(
         .connect()
         .await
         .unwrap();
-    let mut stalled = TestClient::register(
-        ooloi_server::proto::ooloi_service_client::OoloiServiceClient::new(stalled_channel),
-        "stalled",
-    )
-    .await;
+    let mut stalled = TestClient::register(server.grpc_of(stalled_channel), "stalled").await;
     stalled.subscribe(&pid).await;
     let stalled_entry = client_of(&server, "stalled").unwrap();
 
@@ -829,6 +827,7 @@ async fn shutdown_tells_every_client_ends_streams_and_finishes_in_flight_calls(t
     };
     let in_flight = tokio::spawn({
         let channel = channel.clone();
+        let bearer = server.bearer().cloned();
         async move {
             let mut grpc = tonic::client::Grpc::new(channel);
             grpc.ready().await.unwrap();
@@ -836,6 +835,9 @@ async fn shutdown_tells_every_client_ends_streams_and_finishes_in_flight_calls(t
             request
                 .metadata_mut()
                 .insert("x-ooloi-client-id", "in-flight".parse().unwrap());
+            if let Some(value) = bearer {
+                request.metadata_mut().insert("authorization", value);
+            }
             grpc.client_streaming(
                 request,
                 tonic::codegen::http::uri::PathAndQuery::from_static(
@@ -849,7 +851,7 @@ async fn shutdown_tells_every_client_ends_streams_and_finishes_in_flight_calls(t
     polled.await.expect("the request's headers were sent");
     // A round trip on the same connection after those headers: once it is answered, the server
     // has read the held call's headers (one connection, frames in order).
-    let mut probe = ooloi_server::proto::ooloi_service_client::OoloiServiceClient::new(channel);
+    let mut probe = server.grpc_of(channel);
     probe
         .execute_method(request(Some("in-flight"), "list-pieces", "[]"))
         .await

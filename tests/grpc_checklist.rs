@@ -137,12 +137,11 @@ async fn listed_services(channel: tonic::transport::Channel) -> Vec<String> {
 }
 
 /// Item 1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_exposes_exactly_its_three_rpcs_plus_health() {
+async fn the_service_exposes_exactly_its_three_rpcs_plus_health(t: Transport) {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-    let server = TestServer::tcp(&[]).await;
+    let server = TestServer::start(t, &[]).await;
     let channel = server.channel().await;
     let status = HealthClient::new(channel.clone())
         .check(HealthCheckRequest {
@@ -199,9 +198,8 @@ async fn the_service_exposes_exactly_its_three_rpcs_plus_health() {
 
 /// Item 1, as tools see it: `grpcurl list` and `grpcurl ... grpc.health.v1.Health/Check` need
 /// reflection to describe the health service too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reflection_describes_the_health_service() {
-    let server = TestServer::tcp(&[]).await;
+async fn reflection_describes_the_health_service(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let names = listed_services(server.channel().await).await;
     assert!(
         names.contains(&"grpc.health.v1.Health".to_string()),
@@ -212,9 +210,8 @@ async fn reflection_describes_the_health_service() {
 
 /// Error details as tools see them: grpcurl resolves `google.rpc.ErrorInfo` (the type of every
 /// error's first detail) through reflection, under its canonical file path.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reflection_describes_the_error_details() {
-    let server = TestServer::tcp(&[]).await;
+async fn reflection_describes_the_error_details(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     for (symbol, file_name) in [
         ("google.rpc.ErrorInfo", "google/rpc/error_details.proto"),
         ("google.rpc.BadRequest", "google/rpc/error_details.proto"),
@@ -259,9 +256,8 @@ impl<T> futures_core::Stream for ReceiverStream<T> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn values_keep_their_kinds_through_the_server() {
-    let server = TestServer::tcp(&[]).await;
+async fn values_keep_their_kinds_through_the_server(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut vic = server.register("vic").await;
     let pid = vic.new_piece("Values").await;
     let stored = "{:ratio 3/4 :pitch :ooloi.pitch/C4 :plain :foo \
@@ -290,9 +286,8 @@ async fn values_keep_their_kinds_through_the_server() {
 }
 
 /// Items 8, 9, 10.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_successful_call_sets_success_empty_error_and_the_result() {
-    let server = TestServer::tcp(&[]).await;
+async fn a_successful_call_sets_success_empty_error_and_the_result(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut ann = server.register("ann").await;
     let response: OoloiResponse = ann
         .grpc
@@ -309,9 +304,8 @@ async fn a_successful_call_sets_success_empty_error_and_the_result() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_operation_is_a_status_with_its_reason() {
-    let server = TestServer::tcp(&[]).await;
+async fn a_failing_operation_is_a_status_with_its_reason(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut ann = server.register("ann").await;
     let missing = uuid_like();
     let status = assert_status(
@@ -339,9 +333,10 @@ fn uuid_like() -> String {
 }
 
 /// Items 11, 12.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_without_a_registered_client_id_are_unauthenticated_and_the_stream_stays_open() {
-    let server = TestServer::tcp(&[]).await;
+async fn calls_without_a_registered_client_id_are_unauthenticated_and_the_stream_stays_open(
+    t: Transport,
+) {
+    let server = TestServer::start(t, &[]).await;
     let mut ned = server.register("ned").await;
     let pid = ned.new_piece("Open").await;
     ned.subscribe(&pid).await;
@@ -381,9 +376,8 @@ async fn calls_without_a_registered_client_id_are_unauthenticated_and_the_stream
 }
 
 /// Item 16.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_registration_is_refused_counted_and_harmless() {
-    let server = TestServer::tcp(&[]).await;
+async fn a_duplicate_registration_is_refused_counted_and_harmless(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut dan = server.register("dan").await;
     let stats = server.server().registry().stats();
     let rejected = stats.client_registrations_rejected.load(Ordering::Relaxed);
@@ -424,9 +418,8 @@ async fn a_duplicate_registration_is_refused_counted_and_harmless() {
 }
 
 /// Items 21, 22.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_takes_its_identity_only_from_the_header() {
-    let server = TestServer::tcp(&[]).await;
+async fn disconnect_takes_its_identity_only_from_the_header(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let _alice = server.register("alice").await;
     let mut grpc = server.client().await;
     let status = grpc.disconnect(disconnect_request(None)).await.unwrap_err();
@@ -436,8 +429,9 @@ async fn disconnect_takes_its_identity_only_from_the_header() {
     // header: nobody is disconnected.
     let mut body = vec![0x0a, 5];
     body.extend_from_slice(b"alice");
-    let raw = raw_unary(
+    let raw = raw_unary_as(
         server.channel().await,
+        server.bearer(),
         "/ooloi.OoloiService/Disconnect",
         None,
         body,
@@ -450,9 +444,8 @@ async fn disconnect_takes_its_identity_only_from_the_header() {
 }
 
 /// Item 28 (and 27's counter).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_counters_nest() {
-    let server = TestServer::tcp(&[]).await;
+async fn disconnect_counters_nest(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut polite = server.register("polite").await;
     let rude = server.register("rude").await;
     assert!(polite.disconnect().await.success);
@@ -470,10 +463,9 @@ async fn disconnect_counters_nest() {
 }
 
 /// Item 29.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_in_one_process_are_independent() {
-    let first = TestServer::tcp(&[]).await;
-    let second = TestServer::tcp(&[]).await;
+async fn two_servers_in_one_process_are_independent(t: Transport) {
+    let first = TestServer::start(t, &[]).await;
+    let second = TestServer::start(t, &[]).await;
     let mut on_first = first.register("same-id").await;
     let mut on_second = second.register("same-id").await;
     let pid = on_second.new_piece("Second").await;
@@ -496,9 +488,8 @@ async fn two_servers_in_one_process_are_independent() {
 }
 
 /// Item 32.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn piece_events_reach_only_subscribers() {
-    let server = TestServer::tcp(&[]).await;
+async fn piece_events_reach_only_subscribers(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut sub = server.register("subscriber").await;
     let mut bystander = server.register("bystander").await;
     assert_eq!(sub.next_event().await.event_type, "server-client-connected");
@@ -525,9 +516,8 @@ async fn piece_events_reach_only_subscribers() {
 }
 
 /// Items 43, 44.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscribing_twice_is_idempotent_and_one_unsubscribe_revokes() {
-    let server = TestServer::tcp(&[]).await;
+async fn subscribing_twice_is_idempotent_and_one_unsubscribe_revokes(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut sue = server.register("sue").await;
     let pid = sue.new_piece("Twice").await;
     sue.subscribe(&pid).await;
@@ -573,9 +563,8 @@ async fn subscribing_twice_is_idempotent_and_one_unsubscribe_revokes() {
 }
 
 /// Item 45.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_piece_stays_open_when_one_of_two_clients_disconnects() {
-    let server = TestServer::tcp(&[]).await;
+async fn a_piece_stays_open_when_one_of_two_clients_disconnects(t: Transport) {
+    let server = TestServer::start(t, &[]).await;
     let mut keeper = server.register("keeper").await;
     let mut leaver = server.register("leaver").await;
     assert_eq!(
@@ -596,3 +585,40 @@ async fn a_piece_stays_open_when_one_of_two_clients_disconnects() {
     assert_eq!(event.version(), 1);
     server.stop().await;
 }
+
+/// Runs each named `async fn(Transport)` against a server in auth mode `none` and one in auth
+/// mode `jwt` (every client with a token), over TCP.
+macro_rules! in_both_auth_modes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn auth_none() {
+                    super::$name(Transport::Tcp).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn auth_jwt() {
+                    super::$name(Transport::TcpJwt).await
+                }
+            }
+        )*
+    };
+}
+
+in_both_auth_modes!(
+    the_service_exposes_exactly_its_three_rpcs_plus_health,
+    reflection_describes_the_health_service,
+    reflection_describes_the_error_details,
+    values_keep_their_kinds_through_the_server,
+    a_successful_call_sets_success_empty_error_and_the_result,
+    a_failing_operation_is_a_status_with_its_reason,
+    calls_without_a_registered_client_id_are_unauthenticated_and_the_stream_stays_open,
+    a_duplicate_registration_is_refused_counted_and_harmless,
+    disconnect_takes_its_identity_only_from_the_header,
+    disconnect_counters_nest,
+    two_servers_in_one_process_are_independent,
+    piece_events_reach_only_subscribers,
+    subscribing_twice_is_idempotent_and_one_unsubscribe_revokes,
+    a_piece_stays_open_when_one_of_two_clients_disconnects,
+);

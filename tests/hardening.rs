@@ -119,10 +119,13 @@ impl Spawned {
         kib * 1024
     }
 
-    async fn client(&self) -> OoloiServiceClient<tonic::transport::Channel> {
-        OoloiServiceClient::connect(format!("http://{}", self.grpc))
+    async fn client(&self) -> support::grpc::Grpc {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc))
+            .unwrap()
+            .connect()
             .await
-            .expect("connects")
+            .expect("connects");
+        OoloiServiceClient::with_interceptor(channel, support::grpc::Bearer::none())
     }
 }
 

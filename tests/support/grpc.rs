@@ -40,7 +40,51 @@ pub enum Transport {
     Tcp,
     /// The embedded in-memory transport (`ooloi_server::embedded`).
     Embedded,
+    /// gRPC over TCP to a server in auth mode `jwt`; every generated client sends a token of
+    /// user `local` in tenant `local` with role `admin` (what auth mode `none` grants).
+    TcpJwt,
 }
+
+/// The settings of a jwt-mode test server (quotas out of the way: the tests measure behaviour,
+/// not the request bucket).
+pub const JWT_PAIRS: [(&str, &str); 7] = [
+    ("OOLOI__AUTH__MODE", "jwt"),
+    (
+        "OOLOI__AUTH__HS256_SECRET",
+        "0123456789abcdef0123456789abcdef",
+    ),
+    ("OOLOI__AUTH__ISSUER", "https://idp.test"),
+    ("OOLOI__AUTH__AUDIENCE", "ooloi"),
+    ("OOLOI__QUOTAS__REQUESTS_PER_SECOND", "4294967295"),
+    ("OOLOI__QUOTAS__BURST", "4294967295"),
+    ("OOLOI__QUOTAS__CLIENTS_PER_TENANT", "4294967295"),
+];
+
+/// Adds the bearer token of a jwt-mode test server to every call (none for other servers).
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl Bearer {
+    /// No token (a server in auth mode `none`).
+    pub fn none() -> Bearer {
+        Bearer(None)
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The generated client the harness hands out.
+pub type Grpc =
+    OoloiServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
 
 /// A configuration from `OOLOI__...` pairs (never the process environment).
 pub fn config(pairs: &[(&str, &str)]) -> Config {
@@ -61,16 +105,28 @@ pub struct TestServer {
     embedded: Option<Embedded>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), BoxError>>>,
+    bearer: Bearer,
 }
 
 impl TestServer {
     /// Starts a server over `transport` with the configuration `pairs`.
     pub async fn start(transport: Transport, pairs: &[(&str, &str)]) -> TestServer {
-        let server = Server::opened(config(pairs))
+        let mut all: Vec<(&str, &str)> = Vec::new();
+        let mut bearer = Bearer(None);
+        if transport == Transport::TcpJwt {
+            all.extend(JWT_PAIRS);
+            let token = super::jwt::hs256(&serde_json::json!({
+                "iss": "https://idp.test", "aud": "ooloi", "sub": "local", "tenant": "local",
+                "roles": ["admin"], "exp": super::jwt::now() + 3600,
+            }));
+            bearer = Bearer(Some(format!("Bearer {token}").parse().unwrap()));
+        }
+        all.extend(pairs);
+        let server = Server::opened(config(&all))
             .await
             .expect("the server opens");
         match transport {
-            Transport::Tcp => {
+            Transport::Tcp | Transport::TcpJwt => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 let (stop, stopped) = oneshot::channel::<()>();
@@ -88,6 +144,7 @@ impl TestServer {
                     embedded: None,
                     stop: Some(stop),
                     task: Some(task),
+                    bearer,
                 }
             }
             Transport::Embedded => {
@@ -101,6 +158,7 @@ impl TestServer {
                     embedded: Some(embedded),
                     stop: None,
                     task: None,
+                    bearer,
                 }
             }
         }
@@ -130,18 +188,30 @@ impl TestServer {
     /// connection) otherwise.
     pub async fn channel(&self) -> Channel {
         match self.transport {
-            Transport::Tcp => Endpoint::from_shared(format!("http://{}", self.addr()))
-                .unwrap()
-                .connect()
-                .await
-                .expect("connects"),
+            Transport::Tcp | Transport::TcpJwt => {
+                Endpoint::from_shared(format!("http://{}", self.addr()))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .expect("connects")
+            }
             Transport::Embedded => self.embedded.as_ref().unwrap().channel(),
         }
     }
 
     /// A generated client on a fresh [`TestServer::channel`].
-    pub async fn client(&self) -> OoloiServiceClient<Channel> {
-        OoloiServiceClient::new(self.channel().await)
+    pub async fn client(&self) -> Grpc {
+        self.grpc_of(self.channel().await)
+    }
+
+    /// A generated client over `channel`, sending this server's token if it has one.
+    pub fn grpc_of(&self, channel: Channel) -> Grpc {
+        OoloiServiceClient::with_interceptor(channel, self.bearer.clone())
+    }
+
+    /// The `authorization` value its clients send (jwt-mode servers only).
+    pub fn bearer(&self) -> Option<&tonic::metadata::AsciiMetadataValue> {
+        self.bearer.0.as_ref()
     }
 
     /// Registers `id` on a fresh channel and reads its confirmation.
@@ -324,7 +394,7 @@ pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -
 #[derive(Debug)]
 pub struct TestClient {
     pub id: String,
-    pub grpc: OoloiServiceClient<Channel>,
+    pub grpc: Grpc,
     pub events: Streaming<EventMessage>,
     /// The confirmation it received first.
     pub confirmation: Received,
@@ -332,7 +402,7 @@ pub struct TestClient {
 
 impl TestClient {
     /// Registers `id` through `grpc` and reads the confirmation, which must come first.
-    pub async fn register(mut grpc: OoloiServiceClient<Channel>, id: &str) -> TestClient {
+    pub async fn register(mut grpc: Grpc, id: &str) -> TestClient {
         let mut events =
             tokio::time::timeout(STEP_TIMEOUT, grpc.register_client(register_request(id)))
                 .await
@@ -465,9 +535,25 @@ pub async fn raw_unary(
     client_id: Option<&str>,
     body: Vec<u8>,
 ) -> Result<Vec<u8>, Status> {
+    raw_unary_as(channel, None, path, client_id, body).await
+}
+
+/// [`raw_unary`] with `authorization: bearer` when given ([`TestServer::bearer`]).
+pub async fn raw_unary_as(
+    channel: Channel,
+    bearer: Option<&tonic::metadata::AsciiMetadataValue>,
+    path: &'static str,
+    client_id: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.expect("the channel is ready");
     let mut request = Request::new(body);
+    if let Some(value) = bearer {
+        request
+            .metadata_mut()
+            .insert("authorization", value.clone());
+    }
     if let Some(id) = client_id {
         request
             .metadata_mut()
