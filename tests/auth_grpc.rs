@@ -902,3 +902,54 @@ fn provider_token(iss: &str, kid: &str, user: &str, tenant: Option<&str>) -> Str
     h.kid = Some(kid.into());
     jwt::sign(h, &c, &jwt::private_key("rsa"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_stream_still_ends_when_its_token_expires() {
+    let server = jwt_server().await;
+    let (short, expires) = expiring_token("acme", "alice", 2);
+    let mut reader = register(&server, "busy-reader", &short).await;
+    let writer_token = jwt::token("acme", "alice", &[]);
+    let mut writer = register(&server, "writer", &writer_token).await;
+    let pid = writer.call(&writer_token, "new-piece", "[]").await.unwrap();
+    let pid = pid.as_str().unwrap().to_string();
+    reader
+        .call(&short, "subscribe-to-piece-events", &format!("[\"{pid}\"]"))
+        .await
+        .unwrap();
+    // A writer keeps the piece busy (bounded: at most 10 s or 20,000 edits) while the reader
+    // drains its stream, so its queue keeps getting events past the token's expiry.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = {
+        let stop = stop.clone();
+        let pid = pid.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            for i in 0..20_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed)
+                    || started.elapsed() > Duration::from_secs(10)
+                {
+                    break;
+                }
+                let _ = writer
+                    .call(
+                        &writer_token,
+                        "set-title",
+                        &format!("[[] \"{pid}\" \"t{i}\"]"),
+                    )
+                    .await;
+            }
+        })
+    };
+    let (status, _) = ended(&mut reader.events).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writing.await.unwrap();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let late = std::time::SystemTime::now()
+        .duration_since(expires)
+        .unwrap_or_default();
+    assert!(
+        late < Duration::from_secs(1),
+        "ended {late:?} after the token's exp under load"
+    );
+    server.stop().await;
+}

@@ -426,10 +426,19 @@ fn configurations_without_keys_issuer_audience_or_with_a_weak_secret_are_refused
 #[test]
 fn a_verified_token_is_cached_until_it_expires() {
     let v = hs_verifier();
-    let t = jwt::token("acme", "alice", &[]);
+    // Valid for a day: the cache keeps it at most an hour, but its expiry stays the token's.
+    let mut c = claims("acme", "alice", &[]);
+    let exp = jwt::now() + 86_400;
+    c["exp"] = json!(exp);
+    let t = hs256(&c);
     assert_eq!(v.cached(), 0);
-    v.verify(&t).unwrap();
-    v.verify(&t).unwrap();
+    assert_eq!(v.verify(&t).unwrap().expires_at, exp);
+    assert_eq!(
+        v.verify(&t).unwrap().expires_at,
+        exp,
+        "a cache hit reports the real exp"
+    );
+    assert_eq!(v.cached_verification(&t).unwrap().expires_at, exp);
     assert_eq!(v.cached(), 1);
     // A refused token is not cached.
     let _ = v.verify("a.b.c");

@@ -32,6 +32,7 @@ fn commit(piece: PieceId, version: u64, kinds: &[EventKind]) -> PieceCommit {
             })
             .collect(),
         revoked: Vec::new(),
+        access: None,
     }
 }
 
@@ -393,4 +394,58 @@ fn concurrent_commits_and_churn_never_reach_a_removed_client() {
     });
     assert_eq!(registry.subscriber_count(piece), 1);
     assert_eq!(keeper.stats_snapshot().events_queued, 2000 + 200);
+}
+
+/// A piece's events go only to subscribers who could read it as of the commit: a subscription
+/// that raced a revocation receives nothing committed after it; a tenant admin reads every
+/// piece of the tenant.
+#[test]
+fn events_reach_only_subscribers_who_could_read_the_piece_at_that_commit() {
+    use ooloi_server::api::access::{PieceAccess, PieceRole};
+    use ooloi_server::identity::UserId;
+    use ooloi_server::tenants::DefaultAccess;
+
+    let router = EventRouter::new(Arc::new(ClientRegistry::new()));
+    let register = |user: &str, name: &str| {
+        router
+            .registry()
+            .register(&Principal::new("a", user), id(name), None, 16)
+            .unwrap()
+    };
+    let owner = register("owner", "owner-client");
+    let bob = register("bob", "bob-client");
+    let admin = register("root", "admin-client");
+    admin.set_tenant_admin(true);
+    let piece = PieceId::mint();
+    for c in [&owner, &bob, &admin] {
+        router.registry().subscribe(c, piece).unwrap();
+    }
+    let mut access = PieceAccess::new(UserId::from("owner"), DefaultAccess::Private);
+    let at = |version: u64, access: &PieceAccess| PieceCommit {
+        access: Some(Arc::new(access.clone())),
+        ..commit(piece, version, &[EventKind::PieceStructureChanged])
+    };
+    // Bob has no role (as after a revocation his subscription raced): nothing reaches him.
+    router.piece_committed(&at(1, &access));
+    assert_eq!(events(&owner).len(), 1);
+    assert_eq!(events(&admin).len(), 1);
+    assert!(events(&bob).is_empty());
+    // Granted, he receives the next commit.
+    access.grants.insert(UserId::from("bob"), PieceRole::Viewer);
+    router.piece_committed(&at(2, &access));
+    assert_eq!(events(&bob).len(), 1);
+}
+
+/// A deleted piece's subscriptions go with it, after its `piece-deleted`.
+#[test]
+fn a_deleted_pieces_subscriptions_are_removed() {
+    let s = Setup::new();
+    let c = s.client("a", "watcher", 16);
+    let piece = PieceId::mint();
+    s.router.registry().subscribe(&c, piece).unwrap();
+    s.router
+        .piece_committed(&commit(piece, 3, &[EventKind::PieceDeleted]));
+    assert_eq!(events(&c).len(), 1);
+    assert!(c.subscriptions().is_empty());
+    assert_eq!(s.router.registry().subscriber_count(piece), 0);
 }

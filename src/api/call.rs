@@ -29,6 +29,8 @@ struct Work {
     revoked: Vec<UserId>,
     /// Access changed (even if nobody lost it): a new version too.
     access_changed: bool,
+    /// The access in force (as read, or as this call changed it).
+    access: Arc<PieceAccess>,
 }
 
 /// One call's view of the world, inside its transaction.
@@ -172,6 +174,7 @@ impl<'t, 's> Call<'t, 's> {
         let i = self.work_index(id)?;
         self.work[i].access_changed = true;
         self.work[i].revoked.extend(revoked);
+        self.work[i].access = Arc::new(after.clone());
         Ok(after)
     }
 
@@ -238,6 +241,7 @@ impl<'t, 's> Call<'t, 's> {
             self.require(id, PieceRole::Editor)?
         };
         let piece = (*self.tx.read(&entry.piece)?).clone();
+        let access = Arc::new((*self.tx.read(&entry.access)?).clone());
         self.work.push(Work {
             id,
             r: entry.piece,
@@ -245,6 +249,7 @@ impl<'t, 's> Call<'t, 's> {
             changes: Vec::new(),
             revoked: Vec::new(),
             access_changed: false,
+            access,
         });
         Ok(self.work.len() - 1)
     }
@@ -385,6 +390,7 @@ impl<'t, 's> Call<'t, 's> {
                 changes: work.changes.into(),
                 events,
                 revoked: work.revoked,
+                access: Some(work.access),
             };
             self.tx.write(&work.r, work.piece);
             commits.push(commit);
@@ -398,6 +404,7 @@ impl<'t, 's> Call<'t, 's> {
                 changes: Arc::from(Vec::new()),
                 events: vec![classify::deleted(id, version)],
                 revoked: Vec::new(),
+                access: None,
             })
             .collect();
         Committed {

@@ -54,6 +54,10 @@ pub struct PieceCommit {
     /// Users of the piece's tenant who lost read access in this commit: their clients are
     /// unsubscribed before any later commit of the piece is delivered.
     pub revoked: Vec<UserId>,
+    /// Who could use the piece as of this commit (`None` for deletions and commits made
+    /// outside a call). Events go only to subscribers who could read it then, so a
+    /// subscription that raced a revocation receives nothing committed after it.
+    pub access: Option<Arc<access::PieceAccess>>,
 }
 
 /// Receives every piece commit, in commit order per piece, exactly once, after the commit.

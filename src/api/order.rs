@@ -209,6 +209,7 @@ mod tests {
             changes: Arc::from(Vec::new()),
             events: Vec::new(),
             revoked: Vec::new(),
+            access: None,
         }
     }
 
@@ -219,6 +220,7 @@ mod tests {
             changes: Arc::from(Vec::new()),
             events: vec![crate::model::classify::deleted(piece, version)],
             revoked: Vec::new(),
+            access: None,
         }
     }
 
@@ -388,6 +390,7 @@ mod shuttle_tests {
                 Vec::new()
             },
             revoked: Vec::new(),
+            access: None,
         }
     }
 

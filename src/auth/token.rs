@@ -154,7 +154,8 @@ pub struct TokenVerifier {
     roles_claim: String,
     leeway: u64,
     fixed_tenant: Option<String>,
-    cache: Mutex<HashMap<[u8; 32], VerifiedToken>>,
+    /// Verified tokens by SHA-256, with when the entry stops being used.
+    cache: Mutex<HashMap<[u8; 32], (VerifiedToken, u64)>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -301,7 +302,8 @@ impl TokenVerifier {
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = now();
-        if let Some(hit) = self.lock().get(&digest)
+        if let Some((hit, until)) = self.lock().get(&digest)
+            && *until > now
             && hit.expires_at > now
         {
             return Ok(hit.clone());
@@ -309,18 +311,18 @@ impl TokenVerifier {
         let verified = self.verify_uncached(token)?;
         let mut cache = self.lock();
         if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, v| v.expires_at > now);
+            cache.retain(|_, (v, until)| *until > now && v.expires_at > now);
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
         }
-        let mut cached = verified.clone();
-        cached.expires_at = cached.expires_at.min(now + MAX_CACHE_SECONDS);
-        cache.insert(digest, cached);
+        // Kept until its exp, at most an hour; the token's own exp is what callers see.
+        let until = verified.expires_at.min(now + MAX_CACHE_SECONDS);
+        cache.insert(digest, (verified.clone(), until));
         Ok(verified)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], VerifiedToken>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (VerifiedToken, u64)>> {
         // Nothing panics while holding the lock; a poisoned cache is still a consistent map.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -447,10 +449,11 @@ impl TokenVerifier {
     /// The token's cached verification, if it is cached and not expired (no parsing).
     pub fn cached_verification(&self, token: &str) -> Option<VerifiedToken> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = now();
         self.lock()
             .get(&digest)
-            .filter(|hit| hit.expires_at > now())
-            .cloned()
+            .filter(|(hit, until)| *until > now && hit.expires_at > now)
+            .map(|(hit, _)| hit.clone())
     }
 
     /// The issuer these keys verify.

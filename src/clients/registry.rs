@@ -170,6 +170,8 @@ pub struct Client {
     /// Why the server ended the client's stream, if it did (its tenant was suspended): the
     /// stream ends with this error after its queued events.
     ended_by: OnceLock<crate::error::Error>,
+    /// Registered by a tenant admin (who reads every piece of the tenant).
+    tenant_admin: AtomicBool,
 }
 
 impl Client {
@@ -180,6 +182,17 @@ impl Client {
             0 => None,
             at => Some(at),
         }
+    }
+
+    /// Records whether the principal that registered it is a tenant admin.
+    pub fn set_tenant_admin(&self, admin: bool) {
+        self.tenant_admin.store(admin, Ordering::Release);
+    }
+
+    /// True when a piece's events as of `access` may reach this client: its principal is a
+    /// tenant admin, or has a role on the piece.
+    pub fn may_read(&self, access: &crate::api::access::PieceAccess) -> bool {
+        self.tenant_admin.load(Ordering::Acquire) || access.role_of_user(&self.user).is_some()
     }
 
     /// Ends the client's stream with `error` once its queued events are delivered.
@@ -428,6 +441,7 @@ impl ClientRegistry {
                     },
                     session_expires_at: AtomicU64::new(0),
                     ended_by: OnceLock::new(),
+                    tenant_admin: AtomicBool::new(false),
                 });
                 before_visible(&client);
                 e.insert(Arc::clone(&client));

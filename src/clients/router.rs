@@ -379,17 +379,36 @@ impl EventRouter {
             return 0;
         }
         // Copy the subscribers out so no index lock is held while encoding or pushing.
-        let subscribers = self.registry.subscribers(commit.piece_id);
+        let mut subscribers = self.registry.subscribers(commit.piece_id);
+        if let Some(access) = &commit.access {
+            // Only those who could read the piece at this commit (a subscription that raced
+            // a revocation gets nothing committed after it).
+            subscribers.retain(|client| client.may_read(access));
+        }
+        let deleted = commit
+            .events
+            .iter()
+            .any(|e| e.kind == crate::model::classify::EventKind::PieceDeleted);
+        if deleted {
+            // The piece is gone: its subscriptions go with it, after this last event.
+            let delivered = self.deliver_piece_events(commit, &subscribers);
+            self.registry.unsubscribe_all(commit.piece_id);
+            return delivered;
+        }
         if subscribers.is_empty() {
             return 0;
         }
+        self.deliver_piece_events(commit, &subscribers)
+    }
+
+    fn deliver_piece_events(&self, commit: &PieceCommit, subscribers: &[Arc<Client>]) -> usize {
         let mut delivered = 0;
         let mut wakers = Vec::new();
         for piece_event in &commit.events {
             let event = Self::encode(piece_event);
             delivered += deliver_at(
                 &self.registry,
-                &subscribers,
+                subscribers,
                 &event,
                 EventCategory::Piece,
                 Place::Back,

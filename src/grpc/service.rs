@@ -193,9 +193,11 @@ impl OoloiService for OoloiGrpc {
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
         let caller = take_caller(&mut request)?;
         let tenants = self.server.api().tenants();
-        let quotas = tenants
-            .active_quotas(caller.tenant())
+        // A registration is a call: it draws from the tenant's request bucket too.
+        tenants
+            .admit(caller.tenant())
             .inspect_err(|e| audit_denial(self.server.api(), &caller, "RegisterClient", e))?;
+        let quotas = tenants.active_quotas(caller.tenant())?;
         if self.router().registry().count(caller.tenant()) as u64 >= quotas.clients {
             return Err(Error::QuotaExceeded {
                 quota: "clients",
@@ -231,6 +233,7 @@ impl OoloiService for OoloiGrpc {
                 client_id: id.to_string(),
             })?;
         client.set_session_expires_at(caller.expires_at);
+        client.set_tenant_admin(caller.roles.tenant_admin);
         self.streams.opened(&client);
         let expiry = caller
             .expires_at
@@ -343,40 +346,43 @@ impl futures_core::Stream for EventStream {
         if this.expired {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(delivery) = this.client.queue().poll_next(cx) {
-            if delivery.is_none()
-                && let Some(error) = this.client.ended_by()
-            {
-                this.expired = true;
-                return Poll::Ready(Some(Err(error.clone().into())));
+        // The deadline first: a stream that always has an event waiting must still end when
+        // its token expires.
+        if let Some(expiry) = this.expiry.as_mut() {
+            while expiry.as_mut().poll(cx).is_ready() {
+                match this.client.session_expires_at() {
+                    Some(at) if session_deadline(at) > tokio::time::Instant::now() => {
+                        expiry.as_mut().reset(session_deadline(at));
+                    }
+                    _ => {
+                        this.expired = true;
+                        return Poll::Ready(Some(Err(Error::Unauthenticated {
+                            message: "the session's token expired: register again with a \
+                                      fresh token, or call renew-client-session before it \
+                                      expires"
+                                .into(),
+                        }
+                        .into())));
+                    }
+                }
             }
-            return Poll::Ready(delivery.map(|delivery| {
+        }
+        match this.client.queue().poll_next(cx) {
+            Poll::Ready(None) => match this.client.ended_by() {
+                Some(error) => {
+                    this.expired = true;
+                    Poll::Ready(Some(Err(error.clone().into())))
+                }
+                None => Poll::Ready(None),
+            },
+            Poll::Ready(Some(delivery)) => {
                 let frame = frame(delivery);
                 let bytes = prost::Message::encoded_len(&frame) as u64;
                 this.client.stats().record_sent(bytes);
-                Ok(frame)
-            }));
-        }
-        let Some(expiry) = this.expiry.as_mut() else {
-            return Poll::Pending;
-        };
-        while expiry.as_mut().poll(cx).is_ready() {
-            match this.client.session_expires_at() {
-                Some(at) if session_deadline(at) > tokio::time::Instant::now() => {
-                    expiry.as_mut().reset(session_deadline(at));
-                }
-                _ => {
-                    this.expired = true;
-                    return Poll::Ready(Some(Err(Error::Unauthenticated {
-                        message: "the session's token expired: register again with a fresh \
-                                  token, or call renew-client-session before it expires"
-                            .into(),
-                    }
-                    .into())));
-                }
+                Poll::Ready(Some(Ok(frame)))
             }
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Pending
     }
 }
 

@@ -160,6 +160,20 @@ fn viewer(
         );
         Box::new(refused)
     })?;
+    // A suspended tenant gets nothing here either.
+    if sidecar
+        .server
+        .api()
+        .tenants()
+        .active_quotas(&identity.principal.tenant)
+        .is_err()
+    {
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "TENANT_NOT_ACTIVE",
+            "the caller's tenant is not active",
+        )));
+    }
     if identity.roles.platform_admin {
         Ok(Viewer::All)
     } else if identity.roles.tenant_admin {

@@ -286,13 +286,15 @@ pub(super) fn register(r: &MethodRegistry) {
                     "repeat the tenant id to confirm the deletion",
                 ));
             }
-            if call.core.tenants.get(&id).is_none() {
-                return Err(Error::TenantNotFound {
-                    tenant: crate::error::quote(&id),
-                });
+            let tenant = TenantId::from(id.as_str());
+            let deleted = call.delete_pieces_of(&tenant)?;
+            // The record goes before the commit (the registry is not transactional): a retried
+            // attempt finds it gone and still deletes the pieces, which only the commit removes.
+            match call.core.tenants.remove(&id) {
+                Ok(_) => {}
+                Err(Error::TenantNotFound { .. }) if deleted > 0 => {}
+                Err(e) => return Err(e),
             }
-            let deleted = call.delete_pieces_of(&TenantId::from(id.as_str()))?;
-            call.core.tenants.remove(&id)?;
             Ok(Value::map([
                 (kw("tenant-id"), Value::string(&id)),
                 (kw("pieces-deleted"), Value::Int(deleted as i64)),
