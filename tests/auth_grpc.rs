@@ -14,7 +14,7 @@ use serde_json::json;
 use support::grpc::{
     STEP_TIMEOUT, TestServer, next_event, quiet_for, reason, register_request, request, to_value,
 };
-use support::jwt::{self, AUDIENCE, ISSUER, claims, hs256};
+use support::jwt::{self, AUDIENCE, ISSUER, bearer, claims, hs256};
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::{Code, Request, Status};
 
@@ -39,15 +39,6 @@ async fn jwt_server() -> TestServer {
     let pairs = jwt_pairs(&public);
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestServer::tcp(&pairs).await
-}
-
-/// `request` carrying `token` as its bearer token.
-fn bearer<T>(mut request: Request<T>, token: &str) -> Request<T> {
-    request.metadata_mut().insert(
-        "authorization",
-        AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
 }
 
 /// The client the control token registers in the attack tests.

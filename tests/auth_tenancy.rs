@@ -15,8 +15,7 @@ use prost::Message;
 use support::grpc::{
     STEP_TIMEOUT, TestServer, next_event, quiet_for, reason, register_request, request, to_value,
 };
-use support::jwt::{self, AUDIENCE, ISSUER};
-use tonic::metadata::AsciiMetadataValue;
+use support::jwt::{self, AUDIENCE, ISSUER, bearer};
 use tonic::{Code, Request, Status, Streaming};
 
 type Grpc = support::grpc::Grpc;
@@ -38,14 +37,6 @@ async fn start(extra: &[(&'static str, &str)]) -> TestServer {
     pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestServer::tcp(&pairs).await
-}
-
-fn bearer<T>(mut request: Request<T>, token: &str) -> Request<T> {
-    request.metadata_mut().insert(
-        "authorization",
-        AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
 }
 
 /// A registered client of one principal.

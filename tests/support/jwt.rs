@@ -179,3 +179,12 @@ fn base64_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// `request` carrying `token` as its bearer token.
+pub fn bearer<T>(mut request: tonic::Request<T>, token: &str) -> tonic::Request<T> {
+    request.metadata_mut().insert(
+        "authorization",
+        tonic::metadata::AsciiMetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    request
+}
