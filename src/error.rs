@@ -132,6 +132,22 @@ pub enum Error {
         /// What it is waiting for.
         message: String,
     },
+    /// The store cannot persist writes now: nothing was committed. Reads of loaded pieces go
+    /// on, and writes are taken again once the store answers.
+    #[error("the store is unavailable: {message}")]
+    StoreUnavailable {
+        /// What failed (no connection strings or SQL).
+        message: String,
+    },
+    /// A piece's stored data is damaged beyond what the server can rebuild; it is not served,
+    /// and never written back.
+    #[error("piece {piece_id} cannot be loaded: {message}")]
+    DataLoss {
+        /// The piece.
+        piece_id: String,
+        /// What is damaged.
+        message: String,
+    },
     /// Something failed inside the server; the message says what without internals.
     #[error("internal error: {0}")]
     Internal(String),
@@ -174,6 +190,8 @@ impl Error {
             Error::TenantNotFound { .. } => "TENANT_NOT_FOUND",
             Error::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
             Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
+            Error::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
+            Error::DataLoss { .. } => "PIECE_DATA_LOSS",
             Error::Internal(_) => "INTERNAL",
             Error::Unauthenticated { .. } => "UNAUTHENTICATED",
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",

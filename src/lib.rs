@@ -23,6 +23,7 @@ pub mod net;
 pub mod proto;
 pub mod server;
 pub mod stm;
+pub mod store;
 pub mod telemetry;
 pub mod tenants;
 pub mod value;

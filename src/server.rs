@@ -24,6 +24,8 @@ use crate::config::{AuthMode, Config, ConfigError, TenantsMode};
 use crate::executor::Executor;
 use crate::identity::{Principal, TenantId};
 use crate::net::{self, ConnectionLimits, ConnectionStats};
+use crate::store::pipeline::{DurabilityStage, StageHooks};
+use crate::store::{Store, recovery};
 use crate::telemetry::GrpcStats;
 use crate::telemetry::metrics::{Metrics, Sources};
 use crate::tenants::{Admission, Quotas, TenantRegistry};
@@ -94,6 +96,23 @@ pub enum OpenError {
     /// The tenant seed file (`tenants.file`) is unreadable or invalid.
     #[error("tenants.file: {0}")]
     Tenants(String),
+    /// The store cannot be opened, migrated or read.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Readiness follows the store: not ready while it is failed, unless shutting down.
+#[derive(Debug)]
+struct StoreReadiness {
+    readiness: Readiness,
+    shutting_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StageHooks for StoreReadiness {
+    fn store_available(&self, available: bool) {
+        let stopping = self.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
+        self.readiness.set(available && !stopping);
+    }
 }
 
 #[derive(Debug)]
@@ -107,6 +126,10 @@ struct Inner {
     grpc_connections: Arc<ConnectionStats>,
     http_connections: Arc<ConnectionStats>,
     readiness: Readiness,
+    /// Set by [`Server::begin_shutdown`]: the store's recovery does not make it ready again.
+    shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// The durability stage every commit passes before its events.
+    stage: DurabilityStage,
     started_at: SystemTime,
     /// Set at construction in auth mode `none`, by [`Server::open`] in mode `jwt` (it reads key
     /// files); until then requests are refused as the server not being ready.
@@ -183,11 +206,32 @@ impl Server {
                 client.end_with(crate::tenants::not_active(tenant));
             }
         }));
+        let stage = DurabilityStage::new(
+            config.store.durability,
+            config.store.max_unflushed,
+            config.store.snapshot_every,
+            Arc::new(router.clone()),
+        );
         let api = Api::with_tenants(
             crate::stm::StmConfig::default(),
             limits,
-            Arc::new(router.clone()),
+            Arc::new(stage.clone()),
             tenants,
+        );
+        // Every change to the tenant registry is stored (behind the admin call).
+        let persist = stage.clone();
+        api.tenants().on_change(Box::new(move |tenant, record| {
+            let body = record.map(|r| crate::value::wire::encode(&crate::api::tenant_to_value(r)));
+            persist.tenant_changed(tenant, body);
+        }));
+        let readiness = Readiness::new();
+        let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        stage.attach(
+            api.clone(),
+            Arc::new(StoreReadiness {
+                readiness: readiness.clone(),
+                shutting_down: shutting_down.clone(),
+            }),
         );
         api.set_audit(Arc::new(crate::telemetry::audit::TracingAudit));
         let threads = config.executor.threads.unwrap_or_else(|| {
@@ -210,6 +254,7 @@ impl Server {
                 (Listen::Http.label(), http_connections.clone()),
             ],
             max_tenant_series: config.telemetry.max_tenant_series,
+            store: stage.clone(),
         });
         let authenticator = OnceLock::new();
         if config.auth.mode == AuthMode::None {
@@ -225,17 +270,58 @@ impl Server {
                 executor,
                 grpc_connections,
                 http_connections,
-                readiness: Readiness::new(),
+                readiness,
+                shutting_down,
+                stage,
                 started_at: SystemTime::now(),
                 authenticator,
             }),
         }
     }
 
-    /// Start-up: checks that everything the server needs answers, then marks it ready.
-    /// Transports may serve before and during this (health says NOT_SERVING meanwhile).
+    /// Start-up: opens the store `store.url` names, then [`Server::open_with_store`].
     pub async fn open(&self) -> Result<(), OpenError> {
         self.inner.config.validate()?;
+        if let Some(store) = self.inner.stage.store() {
+            // Opened before (open() called twice): only the rest is checked again.
+            return self.open_with_store(store.clone()).await;
+        }
+        let store = crate::store::open(&self.inner.config.store.url).await?;
+        self.open_with_store(store).await
+    }
+
+    /// Start-up with a store already opened: migrations, a store ping, the tenant seed,
+    /// authentication keys, recovery of every stored piece, and only then readiness.
+    /// Transports may serve before and during this (health says NOT_SERVING meanwhile).
+    pub async fn open_with_store(&self, store: Arc<dyn Store>) -> Result<(), OpenError> {
+        self.inner.config.validate()?;
+        if self.inner.stage.store().is_none() {
+            store.migrate().await?;
+            store.ping().await?;
+            // Stored tenants first: they win over the seed file (a suspension survives).
+            for (id, body) in store.tenants().await? {
+                let record =
+                    crate::value::wire::decode(&body, &crate::value::ValueLimits::default())
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| crate::api::tenant_from_value(&v).map_err(|e| e.to_string()))
+                        .map_err(|e| OpenError::Tenants(format!("stored tenant {id}: {e}")))?;
+                let registered = crate::tenants::TenantRecord {
+                    registered: true,
+                    ..record
+                };
+                self.inner.api.tenants().restore(registered);
+            }
+            let recovered = recovery::recover_all(&*store, &self.inner.api).await?;
+            tracing::info!(
+                target: "ooloi_server::store",
+                backend = store.backend(),
+                pieces = recovered.pieces,
+                records_replayed = recovered.records,
+                damaged = recovered.failed.len(),
+                "recovered"
+            );
+            self.inner.stage.open(store);
+        }
         if let Some(path) = &self.inner.config.tenants.file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| OpenError::Tenants(format!("cannot read {}: {e}", path.display())))?;
@@ -350,7 +436,24 @@ impl Server {
     /// The first step of shutdown: the server is no longer ready, so load balancers stop
     /// sending traffic while the transports drain.
     pub fn begin_shutdown(&self) {
+        self.inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.readiness.set(false);
+    }
+
+    /// The last step of shutdown, after the transports drained: every queued commit is
+    /// written (with `durability = async`, the acknowledged ones too), then the store closes.
+    pub async fn close_store(&self) {
+        self.inner.stage.flush(true).await;
+        if let Some(store) = self.inner.stage.store() {
+            store.close().await;
+        }
+    }
+
+    /// The durability stage (its store, counters and snapshots).
+    pub fn durability(&self) -> &DurabilityStage {
+        &self.inner.stage
     }
 
     /// When the server state was built.

@@ -212,6 +212,10 @@ struct Bucket {
 /// server: it ends their streams).
 pub type OnInactive = Box<dyn Fn(&TenantId) + Send + Sync>;
 
+/// Called after a tenant record was created or changed (`Some`) or removed (`None`): the
+/// server persists it.
+pub type OnChange = Box<dyn Fn(&TenantId, Option<&TenantRecord>) + Send + Sync>;
+
 /// The tenant registry.
 pub struct TenantRegistry {
     admission: Admission,
@@ -222,6 +226,7 @@ pub struct TenantRegistry {
     buckets: DashMap<TenantId, Bucket>,
     counters: DashMap<TenantId, TenantCounters>,
     on_inactive: OnceLock<OnInactive>,
+    on_change: OnceLock<OnChange>,
 }
 
 impl std::fmt::Debug for TenantRegistry {
@@ -271,7 +276,24 @@ impl TenantRegistry {
             buckets: DashMap::new(),
             counters: DashMap::new(),
             on_inactive: OnceLock::new(),
+            on_change: OnceLock::new(),
         }
+    }
+
+    /// Sets what is told of every change to a record (once): the server persists them.
+    pub fn on_change(&self, hook: OnChange) {
+        let _ = self.on_change.set(hook);
+    }
+
+    fn changed(&self, id: &TenantId, record: Option<&TenantRecord>) {
+        if let Some(hook) = self.on_change.get() {
+            hook(id, record);
+        }
+    }
+
+    /// Puts a stored record back (start-up): as it was, without the change hook.
+    pub fn restore(&self, record: TenantRecord) {
+        self.write().insert(record.id.clone(), record);
     }
 
     /// Sets what happens to the clients of a tenant that is suspended or deleted (once).
@@ -449,6 +471,8 @@ impl TenantRegistry {
             return Err(invalid(format!("the registry holds {MAX_TENANTS} tenants")));
         }
         records.insert(record.id.clone(), record.clone());
+        drop(records);
+        self.changed(&record.id, Some(&record));
         Ok(record)
     }
 
@@ -472,6 +496,7 @@ impl TenantRegistry {
             *record = edited.clone();
             (edited, ended)
         };
+        self.changed(&record.id, Some(&record));
         if ended {
             self.ended(&record.id);
         }
@@ -486,6 +511,7 @@ impl TenantRegistry {
         let record = self.write().remove(id).ok_or_else(|| unknown(id))?;
         self.buckets.remove(id);
         self.counters.remove(id);
+        self.changed(&record.id, None);
         self.ended(&record.id);
         Ok(record)
     }

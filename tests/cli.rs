@@ -163,6 +163,7 @@ fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
 fn the_server_refuses_to_start_when_authentication_cannot_start() {
     let start = |secret: (&str, &str)| {
         let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+            .env("OOLOI__STORE__URL", "memory:")
             .args([
                 "--auth",
                 "jwt",
@@ -201,6 +202,7 @@ fn the_server_warns_about_settings_it_does_not_act_on() {
     let start = |otlp: Option<&str>| -> Vec<String> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ooloi-server"));
         command
+            .env("OOLOI__STORE__URL", "memory:")
             .args([
                 "--grpc-listen",
                 "127.0.0.1:0",
@@ -272,6 +274,7 @@ fn without_authentication_the_server_listens_on_loopback_only_unless_told_otherw
     }
     // Told the network is trusted: it starts, and says what that means.
     let mut child = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+        .env("OOLOI__STORE__URL", "memory:")
         .args(["--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0"])
         .env("OOLOI__AUTH__ALLOW_INSECURE_NETWORK", "true")
         .env_remove("RUST_LOG")

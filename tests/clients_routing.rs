@@ -9,8 +9,8 @@ use ooloi_server::api::{EventSink, PieceCommit};
 use ooloi_server::clients::{Client, ClientRegistry, EventRouter, event_types};
 use ooloi_server::events::{Delivery, Event};
 use ooloi_server::identity::{ClientId, Principal};
+use ooloi_server::model::PieceId;
 use ooloi_server::model::classify::{EventKind, PieceEvent};
-use ooloi_server::model::{Change, PieceId};
 use ooloi_server::value::{Value, ValueLimits, wire};
 
 fn id(s: &str) -> ClientId {
@@ -19,9 +19,6 @@ fn id(s: &str) -> ClientId {
 
 fn commit(piece: PieceId, version: u64, kinds: &[EventKind]) -> PieceCommit {
     PieceCommit {
-        piece_id: piece,
-        version,
-        changes: Arc::<[Change]>::from(Vec::new()),
         events: kinds
             .iter()
             .map(|&kind| PieceEvent {
@@ -31,8 +28,7 @@ fn commit(piece: PieceId, version: u64, kinds: &[EventKind]) -> PieceCommit {
                 data: Vec::new(),
             })
             .collect(),
-        revoked: Vec::new(),
-        access: None,
+        ..PieceCommit::new("t".into(), "u".into(), piece, version)
     }
 }
 
@@ -98,7 +94,7 @@ fn a_piece_event_reaches_exactly_its_subscribers_once_encoded_once() {
     registry.subscribe(&other_tenant, PieceId::mint()).unwrap();
 
     let sink: &dyn EventSink = &s.router;
-    sink.piece_committed(&commit(
+    sink.piece_committed(commit(
         piece,
         7,
         &[
@@ -426,13 +422,13 @@ fn events_reach_only_subscribers_who_could_read_the_piece_at_that_commit() {
         ..commit(piece, version, &[EventKind::PieceStructureChanged])
     };
     // Bob has no role (as after a revocation his subscription raced): nothing reaches him.
-    router.piece_committed(&at(1, &access));
+    router.piece_committed(at(1, &access));
     assert_eq!(events(&owner).len(), 1);
     assert_eq!(events(&admin).len(), 1);
     assert!(events(&bob).is_empty());
     // Granted, he receives the next commit.
     access.grants.insert(UserId::from("bob"), PieceRole::Viewer);
-    router.piece_committed(&at(2, &access));
+    router.piece_committed(at(2, &access));
     assert_eq!(events(&bob).len(), 1);
 }
 
@@ -444,7 +440,7 @@ fn a_deleted_pieces_subscriptions_are_removed() {
     let piece = PieceId::mint();
     s.router.registry().subscribe(&c, piece).unwrap();
     s.router
-        .piece_committed(&commit(piece, 3, &[EventKind::PieceDeleted]));
+        .piece_committed(commit(piece, 3, &[EventKind::PieceDeleted]));
     assert_eq!(events(&c).len(), 1);
     assert!(c.subscriptions().is_empty());
     assert_eq!(s.router.registry().subscriber_count(piece), 0);

@@ -20,7 +20,8 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> TestServer {
-        let config = Config::load(None, &[], &[]).expect("default config");
+        let config = Config::load(None, &[("OOLOI__STORE__URL".into(), "memory:".into())], &[])
+            .expect("default config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -338,7 +339,9 @@ async fn health_follows_readiness_from_start_up_to_shutdown() {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-    let server = Server::new(Config::load(None, &[], &[]).unwrap());
+    let server = Server::new(
+        Config::load(None, &[("OOLOI__STORE__URL".into(), "memory:".into())], &[]).unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -69,6 +69,8 @@ impl Spawned {
                 "127.0.0.1:0",
             ])
             .env_remove("RUST_LOG")
+            // Nothing here tests persistence: no database file is left behind.
+            .env("OOLOI__STORE__URL", "memory:")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

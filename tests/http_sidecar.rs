@@ -225,9 +225,12 @@ fn assert_well_formed(metrics: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sidecar_reports_what_the_grpc_server_did() {
-    let server = Server::opened(Config::load(None, &[], &[]).expect("default config"))
-        .await
-        .expect("opens");
+    let server = Server::opened(
+        Config::load(None, &[("OOLOI__STORE__URL".into(), "memory:".into())], &[])
+            .expect("default config"),
+    )
+    .await
+    .expect("opens");
     let (grpc_addr, grpc_running) = start_grpc(&server).await;
     let (http_addr, http_running) = start_http(&server).await;
     let mut client = OoloiServiceClient::connect(format!("http://{grpc_addr}"))

@@ -82,9 +82,9 @@ pub(crate) fn after_call(
     caller: &Caller,
     method: &str,
     params: &Value,
-    outcome: &Result<Value, Error>,
+    outcome: Result<&Value, &Error>,
 ) {
-    let denied = outcome.as_ref().err().filter(|e| is_denial(e));
+    let denied = outcome.err().filter(|e| is_denial(e));
     let changed = outcome.is_ok() && CHANGES.contains(&method);
     if denied.is_none() && !changed {
         return;

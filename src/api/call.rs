@@ -21,6 +21,7 @@ use crate::value::Value;
 
 struct Work {
     id: PieceId,
+    tenant: crate::identity::TenantId,
     r: Ref<Piece>,
     piece: Piece,
     changes: Vec<Change>,
@@ -44,8 +45,9 @@ pub struct Call<'t, 's> {
     /// Encoded bytes of the results charged so far (see [`Call::charge_result`]).
     result_bytes: usize,
     work: Vec<Work>,
-    deleted: Vec<(PieceId, u64)>,
-    created: Vec<(PieceId, u64)>,
+    deleted: Vec<(PieceId, u64, crate::identity::TenantId)>,
+    /// Pieces created by this call, as created.
+    created: Vec<(PieceId, Arc<Piece>, Arc<PieceAccess>)>,
 }
 
 impl std::fmt::Debug for Call<'_, '_> {
@@ -88,7 +90,13 @@ impl<'t, 's> Call<'t, 's> {
         };
         let entry = match registry.get(&id) {
             Some(entry) if entry.tenant == self.caller.principal.tenant => entry.clone(),
-            _ => return Err(not_found()),
+            Some(_) => return Err(not_found()),
+            None => {
+                return Err(self
+                    .core
+                    .refused_piece(&self.caller.principal.tenant, id)
+                    .unwrap_or_else(not_found));
+            }
         };
         let role = self
             .tx
@@ -128,7 +136,7 @@ impl<'t, 's> Call<'t, 's> {
                 continue;
             }
             if let Some(id) = value.as_str().and_then(|s| s.parse::<PieceId>().ok())
-                && !self.created.iter().any(|(c, _)| *c == id)
+                && !self.created.iter().any(|(c, ..)| *c == id)
             {
                 self.require(id, role)?;
             }
@@ -234,7 +242,7 @@ impl<'t, 's> Call<'t, 's> {
         if let Some(i) = self.work.iter().position(|w| w.id == id) {
             return Ok(i);
         }
-        let entry = if self.created.iter().any(|(c, _)| *c == id) {
+        let entry = if self.created.iter().any(|(c, ..)| *c == id) {
             // Created by this call: the caller is its owner.
             self.entry(id)?.0
         } else {
@@ -244,6 +252,7 @@ impl<'t, 's> Call<'t, 's> {
         let access = Arc::new((*self.tx.read(&entry.access)?).clone());
         self.work.push(Work {
             id,
+            tenant: entry.tenant,
             r: entry.piece,
             piece,
             changes: Vec::new(),
@@ -299,25 +308,15 @@ impl<'t, 's> Call<'t, 's> {
                 retry_after_ms: 1000,
             });
         }
-        let access = self.core.stm.create_ref(PieceAccess::new(
+        let initial = PieceAccess::new(
             self.caller.principal.user.clone(),
             self.core.tenants.default_access(tenant),
-        ));
+        );
         let id = piece.id;
-        self.created.push((id, piece.version));
-        let r = self.core.stm.create_ref(piece);
-        // Ids can only break after a structural change: re-check only then. Validators of one
-        // ref run one at a time (under its commit lock), so the remembered count is consistent.
-        let checked = std::sync::atomic::AtomicU64::new(u64::MAX);
-        r.add_validator(move |p| {
-            use std::sync::atomic::Ordering::Relaxed;
-            if checked.load(Relaxed) == p.structure {
-                return Ok(());
-            }
-            crate::model::validate(p).map_err(crate::stm::ValidationError::new)?;
-            checked.store(p.structure, Relaxed);
-            Ok(())
-        });
+        self.created
+            .push((id, Arc::new(piece.clone()), Arc::new(initial.clone())));
+        let access = self.core.stm.create_ref(initial);
+        let r = super::piece_ref(&self.core.stm, piece);
         let entry = PieceEntry {
             piece: r,
             tenant: self.caller.principal.tenant.clone(),
@@ -340,7 +339,7 @@ impl<'t, 's> Call<'t, 's> {
         self.tx
             .alter(&self.core.pieces, |registry| registry.without(&id))?;
         self.work.retain(|w| w.id != id);
-        self.deleted.push((id, version));
+        self.deleted.push((id, version, entry.tenant.clone()));
         Ok(())
     }
 
@@ -359,7 +358,7 @@ impl<'t, 's> Call<'t, 's> {
         for (id, entry) in &doomed {
             let last = self.tx.read(&entry.piece)?;
             self.tx.write(&entry.piece, (*last).clone());
-            self.deleted.push((*id, last.version));
+            self.deleted.push((*id, last.version, entry.tenant.clone()));
         }
         self.tx.alter(&self.core.pieces, |registry| {
             let mut kept = registry.clone();
@@ -371,12 +370,54 @@ impl<'t, 's> Call<'t, 's> {
         Ok(doomed.len())
     }
 
+    /// Whether committing this call would create, change or delete anything.
+    pub(crate) fn changes_anything(&self) -> bool {
+        !self.created.is_empty()
+            || !self.deleted.is_empty()
+            || self
+                .work
+                .iter()
+                .any(|w| !w.changes.is_empty() || w.access_changed)
+    }
+
+    /// Fails the transaction while writes are refused (the store is down). Reading the gate
+    /// puts it in the transaction's read set: closing it conflicts with every changing call
+    /// in flight, so none commits after the store failed.
+    pub(crate) fn check_writable(tx: &mut Tx<'_>, core: &Core) -> Result<(), Error> {
+        match &*tx.read(&core.write_refusal)? {
+            None => Ok(()),
+            Some(reason) => Err(Error::StoreUnavailable {
+                message: reason.clone(),
+            }),
+        }
+    }
+
     /// Writes back every changed piece with a new version and returns what the transaction
     /// will have done once it commits: pieces created, piece commits with their events
     /// (classified here, so nothing that could fail is left for after the commit), deletions.
     /// The caller submits it to [`super::order::CommitOrder`] after the commit, and drops it if
     /// the transaction retries or fails.
     pub(crate) fn finish(self) -> Committed {
+        let author = &self.caller.principal.user;
+        let created = self
+            .created
+            .into_iter()
+            .map(|(id, piece, access)| PieceCommit {
+                piece_id: id,
+                version: piece.version,
+                tenant: self.caller.principal.tenant.clone(),
+                author: author.clone(),
+                created: Some(piece),
+                deleted: false,
+                access_changed: true,
+                changes: Arc::from(Vec::new()),
+                events: Vec::new(),
+                revoked: Vec::new(),
+                access: Some(access),
+                ack: Default::default(),
+                txn: (0, 1),
+            })
+            .collect();
         let mut commits = Vec::new();
         for mut work in self.work {
             if work.changes.is_empty() && !work.access_changed {
@@ -387,10 +428,17 @@ impl<'t, 's> Call<'t, 's> {
             let commit = PieceCommit {
                 piece_id: work.id,
                 version: work.piece.version,
+                tenant: work.tenant,
+                author: author.clone(),
+                created: None,
+                deleted: false,
+                access_changed: work.access_changed,
                 changes: work.changes.into(),
                 events,
                 revoked: work.revoked,
                 access: Some(work.access),
+                ack: Default::default(),
+                txn: (0, 1),
             };
             self.tx.write(&work.r, work.piece);
             commits.push(commit);
@@ -398,17 +446,24 @@ impl<'t, 's> Call<'t, 's> {
         let deletions = self
             .deleted
             .into_iter()
-            .map(|(id, version)| PieceCommit {
+            .map(|(id, version, tenant)| PieceCommit {
                 piece_id: id,
                 version,
+                tenant,
+                author: author.clone(),
+                created: None,
+                deleted: true,
+                access_changed: false,
                 changes: Arc::from(Vec::new()),
                 events: vec![classify::deleted(id, version)],
                 revoked: Vec::new(),
                 access: None,
+                ack: Default::default(),
+                txn: (0, 1),
             })
             .collect();
         Committed {
-            created: self.created,
+            created,
             commits,
             deletions,
         }

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod call;
+pub mod durable;
 mod methods;
 mod order;
 pub mod registry;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use call::Call;
+pub use durable::{Ack, AckSlot, Durable};
 pub use registry::{Args, Category, Handler, Method, MethodRegistry, Param, ParamKind};
 
 use crate::error::Error;
@@ -40,13 +42,25 @@ pub struct PieceEntry {
     pub access: Ref<access::PieceAccess>,
 }
 
-/// What one committed transaction did to one piece.
+/// What one committed transaction did to one piece: its creation, a change, or its deletion.
+/// This is the commit record the store makes durable and the event stage fans out.
 #[derive(Clone, Debug)]
 pub struct PieceCommit {
     /// The piece.
     pub piece_id: PieceId,
-    /// Its version after the commit.
+    /// Its version after the commit (for a creation, the version it was created at; for a
+    /// deletion, its last version).
     pub version: u64,
+    /// The tenant that owns the piece.
+    pub tenant: TenantId,
+    /// Who made the commit.
+    pub author: UserId,
+    /// The whole piece as created (`Some` only for a creation).
+    pub created: Option<Arc<Piece>>,
+    /// The piece was deleted.
+    pub deleted: bool,
+    /// Whether the access changed in this commit (a creation sets it too).
+    pub access_changed: bool,
     /// The path-level changes, in order: the redo record.
     pub changes: Arc<[Change]>,
     /// The events the changes raise (at most one of each kind).
@@ -58,20 +72,53 @@ pub struct PieceCommit {
     /// outside a call). Events go only to subscribers who could read it then, so a
     /// subscription that raced a revocation receives nothing committed after it.
     pub access: Option<Arc<access::PieceAccess>>,
+    /// The commit's share of its call's acknowledgement (see [`durable`]).
+    pub ack: AckSlot,
+    /// The transaction it belongs to (a number unique in this process) and how many piece
+    /// commits that transaction made: the store writes them in one database transaction, so
+    /// an atomic batch over several pieces is durable whole or not at all.
+    pub txn: (u64, usize),
+}
+
+impl PieceCommit {
+    /// A commit of `piece` at `version` that changed nothing yet (fill in the rest with struct
+    /// update syntax): for sinks' tests and tools.
+    pub fn new(tenant: TenantId, author: UserId, piece_id: PieceId, version: u64) -> PieceCommit {
+        PieceCommit {
+            piece_id,
+            version,
+            tenant,
+            author,
+            created: None,
+            deleted: false,
+            access_changed: false,
+            changes: Arc::from(Vec::new()),
+            events: Vec::new(),
+            revoked: Vec::new(),
+            access: None,
+            ack: AckSlot::default(),
+            txn: (0, 1),
+        }
+    }
 }
 
 /// Receives every piece commit, in commit order per piece, exactly once, after the commit.
+/// The commit arrives with its ack: a sink that makes it durable settles it when it is, any
+/// other sink settles it when it has taken the commit (see [`PieceCommit::ack`]).
 pub trait EventSink: Send + Sync {
-    /// Called once per piece per committed transaction that changed it.
-    fn piece_committed(&self, commit: &PieceCommit);
+    /// Called once per piece per committed transaction that created, changed or deleted it.
+    fn piece_committed(&self, commit: PieceCommit);
 }
 
-/// A sink that drops everything (for tools and tests that do not watch).
+/// A sink that drops everything (for tools and tests that do not watch); it acknowledges
+/// every commit, since there is nothing to make durable.
 #[derive(Debug, Default)]
 pub struct NullSink;
 
 impl EventSink for NullSink {
-    fn piece_committed(&self, _: &PieceCommit) {}
+    fn piece_committed(&self, mut commit: PieceCommit) {
+        commit.ack.settle(Ok(()));
+    }
 }
 
 /// Limits on the work one call may make the server do. The transport sets them from
@@ -98,6 +145,42 @@ impl Default for ApiLimits {
 /// length), rounded up.
 pub const RESPONSE_OVERHEAD: usize = 32;
 
+/// A new ref for `piece`, with the validator every piece ref carries.
+pub(crate) fn piece_ref(stm: &Stm, piece: Piece) -> Ref<Piece> {
+    let r = stm.create_ref(piece);
+    // Ids can only break after a structural change: re-check only then. Validators of one
+    // ref run one at a time (under its commit lock), so the remembered count is consistent.
+    let checked = std::sync::atomic::AtomicU64::new(u64::MAX);
+    r.add_validator(move |p| {
+        use std::sync::atomic::Ordering::Relaxed;
+        if checked.load(Relaxed) == p.structure {
+            return Ok(());
+        }
+        crate::model::validate(p).map_err(crate::stm::ValidationError::new)?;
+        checked.store(p.structure, Relaxed);
+        Ok(())
+    });
+    r
+}
+
+/// Counts a changing call from the moment it passed the write gate until its commits were
+/// submitted, so that recovery can tell when every commit made before the gate closed has
+/// reached the durability stage.
+struct WriteInFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> WriteInFlight<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        WriteInFlight(count)
+    }
+}
+
+impl Drop for WriteInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// What every call shares.
 pub(crate) struct Core {
     pub(crate) stm: Stm,
@@ -109,6 +192,16 @@ pub(crate) struct Core {
     pub(crate) limits: ApiLimits,
     /// Which tenants exist, their quotas and default access.
     pub(crate) tenants: Arc<TenantRegistry>,
+    /// Why writes are refused (the store is down), if they are; read by every changing call.
+    pub(crate) write_refusal: Ref<Option<String>>,
+    /// Changing calls between the write gate and their submission.
+    writes_in_flight: std::sync::atomic::AtomicUsize,
+    /// The number of the next committed transaction.
+    next_txn: std::sync::atomic::AtomicU64,
+    /// Pieces the store holds that are not served: damaged data (DATA_LOSS), or held back
+    /// until the store recovers (UNAVAILABLE). Their tenant and the error calls naming them
+    /// get instead of PIECE_NOT_FOUND; their ids are never reused meanwhile.
+    refused: std::sync::Mutex<std::collections::HashMap<PieceId, (TenantId, Error)>>,
     /// Where audit entries go (set once by the server).
     pub(crate) audit: std::sync::OnceLock<Arc<dyn audit::AuditLog>>,
 }
@@ -125,7 +218,106 @@ impl std::fmt::Debug for Api {
     }
 }
 
+impl Core {
+    /// The error of a refused piece `id`, if `tenant` owns one.
+    pub(crate) fn refused_piece(&self, tenant: &TenantId, id: PieceId) -> Option<Error> {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused
+            .get(&id)
+            .filter(|(owner, _)| owner == tenant)
+            .map(|(_, error)| error.clone())
+    }
+}
+
 impl Api {
+    /// Puts a piece loaded from the store into the registry under its own id, owned by
+    /// `tenant`, replacing any piece of that id: no commit, no record, no event. Its next
+    /// commit is `piece.version + 1`.
+    pub fn install(&self, tenant: TenantId, piece: Piece, access: access::PieceAccess) {
+        let id = piece.id;
+        let version = piece.version;
+        let entry = PieceEntry {
+            piece: piece_ref(&self.0.stm, piece),
+            tenant,
+            access: self.0.stm.create_ref(access),
+        };
+        let _ = self.0.stm.atomically(|tx| {
+            tx.alter(&self.0.pieces, |registry| {
+                registry.update(id, entry.clone())
+            })?;
+            Ok::<_, Error>(())
+        });
+        self.0.order.forget(id);
+        self.0.order.start(id, version);
+        self.0
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Removes a piece from the registry without a record or an event (the store no longer
+    /// has it).
+    pub fn uninstall(&self, id: PieceId) {
+        let _ = self.0.stm.atomically(|tx| {
+            tx.alter(&self.0.pieces, |registry| registry.without(&id))?;
+            Ok::<_, Error>(())
+        });
+        self.0.order.forget(id);
+    }
+
+    /// Takes piece `id` of `tenant` out of service: it leaves the registry (if loaded), calls
+    /// naming it get `error` (DATA_LOSS for damaged data, UNAVAILABLE while the store
+    /// recovers), and nothing may create a piece of that id until it is installed again.
+    pub fn refuse_piece(&self, tenant: TenantId, id: PieceId, error: Error) {
+        self.0
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (tenant, error));
+        // Out of the registry only: its commit order stays as it is, so that commits of it
+        // still on their way arrive in order (and fail); installing it again restarts it.
+        let _ = self.0.stm.atomically(|tx| {
+            tx.alter(&self.0.pieces, |registry| registry.without(&id))?;
+            Ok::<_, Error>(())
+        });
+    }
+
+    /// Serves piece `id` again as not found (the store no longer has it).
+    pub fn clear_refusal(&self, id: PieceId) {
+        self.0
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// A piece's current state and access, if it is loaded.
+    pub fn piece_state(&self, id: PieceId) -> Option<(Piece, access::PieceAccess)> {
+        self.0
+            .stm
+            .atomically(|tx| {
+                let Some(entry) = tx.read(&self.0.pieces)?.get(&id).cloned() else {
+                    return Ok::<_, Error>(None);
+                };
+                let piece = (*tx.read(&entry.piece)?).clone();
+                let access = (*tx.read(&entry.access)?).clone();
+                Ok(Some((piece, access)))
+            })
+            .unwrap_or(None)
+    }
+
+    /// Whether no changing call is between the write gate and its submission, and every
+    /// submitted commit has been delivered to the sink. With the gate closed this stays true
+    /// once it is.
+    pub fn writes_quiescent(&self) -> bool {
+        self.0
+            .writes_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 0
+            && self.0.order.is_idle()
+    }
+
     /// An API with the core methods and the default limits, sending commits to `sink`.
     pub fn new(config: StmConfig, sink: Arc<dyn EventSink>) -> Self {
         Self::with_limits(config, ApiLimits::default(), sink)
@@ -157,6 +349,7 @@ impl Api {
     ) -> Self {
         let stm = Stm::new(config);
         let pieces = stm.create_ref(imbl::HashMap::new());
+        let write_refusal = stm.create_ref(None);
         let api = Api(Arc::new(Core {
             stm,
             pieces,
@@ -165,6 +358,10 @@ impl Api {
             order: order::CommitOrder::default(),
             limits,
             tenants,
+            write_refusal,
+            writes_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            next_txn: std::sync::atomic::AtomicU64::new(1),
+            refused: std::sync::Mutex::new(std::collections::HashMap::new()),
             audit: std::sync::OnceLock::new(),
         }));
         methods::register_core(&api.0.methods);
@@ -204,8 +401,14 @@ impl Api {
     /// owned by the caller's tenant. Refuses an id that is already registered.
     pub fn import_piece(&self, caller: &Caller, piece: Piece) -> Result<PieceId, Error> {
         crate::model::validate(&piece).map_err(|message| Error::ValidationFailed { message })?;
+        if let Some(e) = self.0.refused_piece(&caller.principal.tenant, piece.id) {
+            return Err(e);
+        }
         let mut committed = None;
+        let mut in_flight = None;
         let id = self.0.stm.atomically(|tx| {
+            Call::check_writable(tx, &self.0)?;
+            in_flight.get_or_insert_with(|| WriteInFlight::enter(&self.0.writes_in_flight));
             if tx.read(&self.0.pieces)?.contains_key(&piece.id) {
                 return Err(Error::ValidationFailed {
                     message: format!("piece {} already exists", piece.id),
@@ -223,15 +426,55 @@ impl Api {
             committed = Some(call.finish());
             Ok(id)
         })?;
-        self.submit(committed);
+        // Imports are tools' and tests' calls: made durable behind the caller's back.
+        drop(self.submit(committed));
+        drop(in_flight);
         Ok(id)
     }
 
-    /// Hands what a committed transaction did to the sink, in order (never waits).
-    fn submit(&self, committed: Option<order::Committed>) {
-        if let Some(committed) = committed {
-            self.0.order.submit(committed, &*self.0.sink);
+    /// Hands what a committed transaction did to the sink, in order (never waits); returns
+    /// what resolves once the sink has made all of it durable.
+    fn submit(&self, committed: Option<order::Committed>) -> Durable {
+        let Some(mut committed) = committed else {
+            return Durable::done();
+        };
+        let parts = committed.created.len() + committed.commits.len() + committed.deletions.len();
+        let (durable, acks) = Durable::with_parts(parts);
+        let txn = (
+            self.0
+                .next_txn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            parts,
+        );
+        let commits = committed
+            .created
+            .iter_mut()
+            .chain(committed.commits.iter_mut())
+            .chain(committed.deletions.iter_mut());
+        for (commit, ack) in commits.zip(acks) {
+            commit.ack = AckSlot(Some(ack));
+            commit.txn = txn;
         }
+        self.0.order.submit(committed, &*self.0.sink);
+        durable
+    }
+
+    /// Refuses (`Some(reason)`) or takes again (`None`) every call that would commit a change:
+    /// the store cannot persist now. Calls that only read go on. A call racing the change
+    /// conflicts with it and retries, so none commits after the gate closed.
+    pub fn set_write_refusal(&self, reason: Option<String>) {
+        let _ = self.0.stm.atomically(|tx| {
+            tx.write(&self.0.write_refusal, reason.clone());
+            Ok::<_, Error>(())
+        });
+    }
+
+    /// Why writes are refused now, if they are.
+    pub fn write_refusal(&self) -> Option<String> {
+        self.0
+            .stm
+            .atomically(|tx| Ok::<_, Error>((*tx.read(&self.0.write_refusal)?).clone()))
+            .unwrap_or(None)
     }
 
     /// Calls `method` with `params` (a vector of positional arguments) for `caller`: its
@@ -251,6 +494,20 @@ impl Api {
         params: &Value,
         deadline: Option<Instant>,
     ) -> Result<Value, Error> {
+        self.execute_durably(caller, method, params, deadline)
+            .map(|(value, _)| value)
+    }
+
+    /// Like [`Api::execute_until`], also returning what resolves once the call's commits are
+    /// durable: a transport acknowledges a write only after awaiting it (with `durability =
+    /// sync`, the durability stage settles it after its store transaction committed).
+    pub fn execute_durably(
+        &self,
+        caller: &Caller,
+        method: &str,
+        params: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<(Value, Durable), Error> {
         let outcome = self.run(caller, method, params, deadline);
         audit::after_call(
             &*self.audit(),
@@ -258,7 +515,7 @@ impl Api {
             caller,
             method,
             params,
-            &outcome,
+            outcome.as_ref().map(|(value, _)| value),
         );
         outcome
     }
@@ -269,7 +526,7 @@ impl Api {
         method: &str,
         params: &Value,
         deadline: Option<Instant>,
-    ) -> Result<Value, Error> {
+    ) -> Result<(Value, Durable), Error> {
         let m = self
             .0
             .methods
@@ -290,6 +547,7 @@ impl Api {
         }
         // Only the last attempt's outcome counts: an attempt that retries sets it again.
         let mut committed = None;
+        let mut in_flight = None;
         let result = self.0.stm.atomically(|tx| {
             let mut call = Call::new(tx, &self.0, caller);
             call.deadline = deadline;
@@ -303,11 +561,16 @@ impl Api {
             if !call.charged() {
                 call.charge_result(&result)?;
             }
+            if call.changes_anything() {
+                Call::check_writable(call.tx, &self.0)?;
+                in_flight.get_or_insert_with(|| WriteInFlight::enter(&self.0.writes_in_flight));
+            }
             committed = Some(call.finish());
             Ok::<_, Error>(result)
         })?;
-        self.submit(committed);
-        Ok(result)
+        let durable = self.submit(committed);
+        drop(in_flight);
+        Ok((result, durable))
     }
 
     /// How many pieces each tenant has now (one read of the piece registry).
@@ -328,6 +591,19 @@ impl Api {
     pub fn limits(&self) -> ApiLimits {
         self.0.limits
     }
+}
+
+/// A tenant record as a value (`get-tenant`'s answer; also how the store keeps it).
+pub fn tenant_to_value(record: &crate::tenants::TenantRecord) -> Value {
+    methods::tenants::describe(record)
+}
+
+/// Reads [`tenant_to_value`]'s form back.
+pub fn tenant_from_value(value: &Value) -> Result<crate::tenants::TenantRecord, Error> {
+    let map = value.as_map().ok_or_else(|| Error::ValidationFailed {
+        message: "a tenant record is a map".into(),
+    })?;
+    methods::tenants::record_of(map)
 }
 
 /// The tenant records of a `tenants.file` (TOML): an array of tables `[[tenants]]` with the

@@ -33,20 +33,21 @@ const SHARDS: usize = 32;
 /// What one committed transaction did to pieces, in the order to submit it.
 #[derive(Debug, Default)]
 pub(crate) struct Committed {
-    /// Pieces created, with the version each was created at.
-    pub(crate) created: Vec<(PieceId, u64)>,
+    /// Creations (version = the version each piece was created at).
+    pub(crate) created: Vec<PieceCommit>,
     /// Commits of changed pieces (version = the new version).
     pub(crate) commits: Vec<PieceCommit>,
     /// Deletions (version = the piece's last version).
     pub(crate) deletions: Vec<PieceCommit>,
 }
 
-/// Where a submission sorts among a piece's submissions: a commit of version v, then a
-/// deletion at version v.
+/// Where a submission sorts among a piece's submissions: the creation at version v, a
+/// commit of version v, then a deletion at version v.
 type Key = (u64, Kind);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
+    Creation,
     Commit,
     Deletion,
 }
@@ -68,9 +69,10 @@ impl PieceOrder {
     fn take_ready(&mut self, ready: &mut Vec<PieceCommit>) {
         while let Some((&(version, kind), _)) = self.parked.first_key_value() {
             let next = match (kind, self.last) {
+                (Kind::Creation, None) => true,
                 (Kind::Commit, Some(last)) => version == last + 1,
                 (Kind::Deletion, Some(last)) => version == last,
-                (_, None) => false,
+                _ => false,
             };
             if !next {
                 break;
@@ -79,7 +81,7 @@ impl PieceOrder {
                 ready.push(commit);
             }
             match kind {
-                Kind::Commit => self.last = Some(version),
+                Kind::Creation | Kind::Commit => self.last = Some(version),
                 Kind::Deletion => self.ended = true,
             }
         }
@@ -109,37 +111,48 @@ impl CommitOrder {
     /// Submits what one committed transaction did; delivers to `sink` what is next in order
     /// (possibly also other threads' parked submissions), never waiting for another thread.
     pub(crate) fn submit(&self, committed: Committed, sink: &dyn EventSink) {
-        for (piece, version) in committed.created {
-            self.add(piece, None, Some(version), sink);
+        for creation in committed.created {
+            let key = (creation.version, Kind::Creation);
+            self.add(creation.piece_id, key, creation, sink);
         }
         for commit in committed.commits {
             let key = (commit.version, Kind::Commit);
-            self.add(commit.piece_id, Some((key, commit)), None, sink);
+            self.add(commit.piece_id, key, commit, sink);
         }
         for deletion in committed.deletions {
             let key = (deletion.version, Kind::Deletion);
-            self.add(deletion.piece_id, Some((key, deletion)), None, sink);
+            self.add(deletion.piece_id, key, deletion, sink);
         }
     }
 
-    fn add(
-        &self,
-        piece: PieceId,
-        item: Option<(Key, PieceCommit)>,
-        created_at: Option<u64>,
-        sink: &dyn EventSink,
-    ) {
+    /// Starts the order of a piece that exists without a creation to deliver (loaded from the
+    /// store at `version`): its next commit is `version + 1`.
+    pub(crate) fn start(&self, piece: PieceId, version: u64) {
+        let mut pieces = sync::lock(self.shard(piece));
+        let order = pieces.entry(piece).or_default();
+        order.last = Some(version);
+    }
+
+    /// Forgets a piece's order (the piece was evicted from memory; it starts again when it is
+    /// loaded). Returns false, forgetting nothing, while anything of it is undelivered.
+    pub(crate) fn forget(&self, piece: PieceId) -> bool {
+        let mut pieces = sync::lock(self.shard(piece));
+        match pieces.get(&piece) {
+            Some(order) if order.delivering || !order.parked.is_empty() => false,
+            _ => {
+                pieces.remove(&piece);
+                true
+            }
+        }
+    }
+
+    fn add(&self, piece: PieceId, key: Key, commit: PieceCommit, sink: &dyn EventSink) {
         let shard = self.shard(piece);
         let mut ready = Vec::new();
         {
             let mut pieces = sync::lock(shard);
             let order = pieces.entry(piece).or_default();
-            if let Some(version) = created_at {
-                order.last = Some(version);
-            }
-            if let Some((key, commit)) = item {
-                order.parked.insert(key, commit);
-            }
+            order.parked.insert(key, commit);
             if order.delivering {
                 return; // the delivering thread will take it
             }
@@ -151,8 +164,9 @@ impl CommitOrder {
         }
         loop {
             for commit in ready.drain(..) {
-                // A panicking sink must not leave the piece's order stuck in `delivering`.
-                let _ = catch_unwind(AssertUnwindSafe(|| sink.piece_committed(&commit)));
+                // A panicking sink must not leave the piece's order stuck in `delivering` (the
+                // commit's ack, dropped unsettled, reports the failure to its caller).
+                let _ = catch_unwind(AssertUnwindSafe(|| sink.piece_committed(commit)));
             }
             let mut pieces = sync::lock(shard);
             let Some(order) = pieces.get_mut(&piece) else {
@@ -167,6 +181,15 @@ impl CommitOrder {
                 return;
             }
         }
+    }
+
+    /// Whether nothing submitted is waiting to be delivered, nor being delivered.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.shards.iter().all(|shard| {
+            sync::lock(shard)
+                .values()
+                .all(|order| !order.delivering && order.parked.is_empty())
+        })
     }
 
     /// Whether `piece`'s order is still kept: it was created and its deletion (if any) has not
@@ -193,7 +216,10 @@ mod tests {
     struct Recorder(Mutex<Vec<(PieceId, u64, bool)>>);
 
     impl EventSink for Recorder {
-        fn piece_committed(&self, commit: &PieceCommit) {
+        fn piece_committed(&self, commit: PieceCommit) {
+            if commit.created.is_some() {
+                return;
+            }
             self.0.lock().unwrap().push((
                 commit.piece_id,
                 commit.version,
@@ -203,24 +229,21 @@ mod tests {
     }
 
     fn commit(piece: PieceId, version: u64) -> PieceCommit {
+        PieceCommit::new("t".into(), "u".into(), piece, version)
+    }
+
+    fn creation(piece: PieceId, version: u64) -> PieceCommit {
         PieceCommit {
-            piece_id: piece,
-            version,
-            changes: Arc::from(Vec::new()),
-            events: Vec::new(),
-            revoked: Vec::new(),
-            access: None,
+            created: Some(Arc::new(crate::model::Piece::new(piece, "p"))),
+            ..commit(piece, version)
         }
     }
 
     fn deletion(piece: PieceId, version: u64) -> PieceCommit {
         PieceCommit {
-            piece_id: piece,
-            version,
-            changes: Arc::from(Vec::new()),
+            deleted: true,
             events: vec![crate::model::classify::deleted(piece, version)],
-            revoked: Vec::new(),
-            access: None,
+            ..commit(piece, version)
         }
     }
 
@@ -241,7 +264,7 @@ mod tests {
         assert!(sink.0.lock().unwrap().is_empty(), "parked until created");
         order.submit(
             Committed {
-                created: vec![(p, 0)],
+                created: vec![creation(p, 0)],
                 ..Committed::default()
             },
             &sink,
@@ -262,7 +285,7 @@ mod tests {
         let p = PieceId::mint();
         order.submit(
             Committed {
-                created: vec![(p, 0)],
+                created: vec![creation(p, 0)],
                 ..Committed::default()
             },
             &sink,
@@ -293,7 +316,7 @@ mod tests {
         for p in pieces {
             order.submit(
                 Committed {
-                    created: vec![(p, 0)],
+                    created: vec![creation(p, 0)],
                     ..Committed::default()
                 },
                 &sink,
@@ -328,9 +351,10 @@ mod tests {
     fn a_panicking_sink_does_not_stop_later_deliveries() {
         struct Flaky(Recorder);
         impl EventSink for Flaky {
-            fn piece_committed(&self, commit: &PieceCommit) {
+            fn piece_committed(&self, commit: PieceCommit) {
+                let version = commit.version;
                 self.0.piece_committed(commit);
-                if commit.version == 1 {
+                if version == 1 {
                     panic!("sink failure");
                 }
             }
@@ -340,7 +364,7 @@ mod tests {
         let p = PieceId::mint();
         order.submit(
             Committed {
-                created: vec![(p, 0)],
+                created: vec![creation(p, 0)],
                 commits: vec![commit(p, 1)],
                 ..Committed::default()
             },
@@ -370,7 +394,10 @@ mod shuttle_tests {
     struct Recorder(Mutex<Vec<(PieceId, u64, bool)>>);
 
     impl EventSink for Recorder {
-        fn piece_committed(&self, commit: &PieceCommit) {
+        fn piece_committed(&self, commit: PieceCommit) {
+            if commit.created.is_some() {
+                return;
+            }
             let deletion = !commit.events.is_empty();
             self.0
                 .lock()
@@ -381,16 +408,20 @@ mod shuttle_tests {
 
     fn commit(piece: PieceId, version: u64, deletion: bool) -> PieceCommit {
         PieceCommit {
-            piece_id: piece,
-            version,
-            changes: Arc::from(Vec::new()),
+            deleted: deletion,
             events: if deletion {
                 vec![crate::model::classify::deleted(piece, version)]
             } else {
                 Vec::new()
             },
-            revoked: Vec::new(),
-            access: None,
+            ..PieceCommit::new("t".into(), "u".into(), piece, version)
+        }
+    }
+
+    fn creation(piece: PieceId, version: u64) -> PieceCommit {
+        PieceCommit {
+            created: Some(Arc::new(crate::model::Piece::new(piece, "p"))),
+            ..commit(piece, version, false)
         }
     }
 
@@ -406,7 +437,7 @@ mod shuttle_tests {
         };
         let threads = [
             submit(Committed {
-                created: vec![(a, 0), (b, 5)],
+                created: vec![creation(a, 0), creation(b, 5)],
                 ..Committed::default()
             }),
             submit(Committed {

@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ooloi_server::config::{AuthMode, Config, ServerArgs};
+use ooloi_server::config::{AuthMode, Config, ServerArgs, ServerCommand};
 use ooloi_server::server::Server;
 use ooloi_server::{grpc, http, telemetry};
 use tokio::net::TcpListener;
@@ -87,7 +87,6 @@ async fn run(config: Config) -> ExitCode {
         let _ = signal_on_stop.send(true);
     });
 
-    tracing::warn!("no store yet: pieces live in memory only and are lost when the server stops");
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         grpc_listen = %grpc_addr,
@@ -130,8 +129,56 @@ async fn run(config: Config) -> ExitCode {
         tracing::error!(error = %e, "HTTP sidecar failed");
         code = ExitCode::FAILURE;
     }
+    // The transports have drained: what is queued for the store is written before exit.
+    server.close_store().await;
     tracing::info!("ooloi-server stopped");
     code
+}
+
+/// `ooloi-server migrate [--check]`: applies the store's migrations, or checks that none is
+/// pending (exit 1 listing them if some are).
+fn migrate(config: &Config, check: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ooloi-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let store = match ooloi_server::store::open(&config.store.url).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("ooloi-server: store: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let outcome = if check {
+            store.pending_migrations().await.map(|pending| {
+                if pending.is_empty() {
+                    println!("{}: migrations up to date", store.backend());
+                    ExitCode::SUCCESS
+                } else {
+                    println!(
+                        "{}: pending migrations: {}",
+                        store.backend(),
+                        pending.join(", ")
+                    );
+                    ExitCode::from(1)
+                }
+            })
+        } else {
+            store.migrate().await.map(|()| {
+                println!("{}: migrations applied", store.backend());
+                ExitCode::SUCCESS
+            })
+        };
+        store.close().await;
+        outcome.unwrap_or_else(|e| {
+            eprintln!("ooloi-server: store: {e}");
+            ExitCode::FAILURE
+        })
+    })
 }
 
 fn main() -> ExitCode {
@@ -145,6 +192,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(ServerCommand::Migrate { check }) = &args.command {
+        return migrate(&config, *check);
+    }
     // Key files and the crypto self-test are checked before anything listens: a server that
     // cannot authenticate must not start (the server checks again when it opens).
     if let Err(e) = ooloi_server::auth::Authenticator::from_config(&config) {

@@ -421,7 +421,10 @@ impl EventRouter {
 }
 
 impl EventSink for EventRouter {
-    fn piece_committed(&self, commit: &PieceCommit) {
-        self.route(commit);
+    /// The event stage: behind the durability stage the commit arrives already settled; used
+    /// directly (tests, tools) it settles the commit, as nothing makes it durable.
+    fn piece_committed(&self, mut commit: PieceCommit) {
+        commit.ack.settle(Ok(()));
+        self.route(&commit);
     }
 }

@@ -29,6 +29,20 @@ pub struct ServerArgs {
     /// The settings given as flags
     #[command(flatten)]
     pub settings: SettingFlags,
+    /// Instead of serving: a maintenance task
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// What `ooloi-server` does instead of serving.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Apply the store's migrations (they are also applied at start-up) and exit
+    Migrate {
+        /// Only check: exit 0 if the database is up to date, 1 listing what is pending
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 impl ServerArgs {

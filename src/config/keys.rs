@@ -80,9 +80,6 @@ impl Key {
 /// The prefix of configuration environment variables.
 pub const ENV_PREFIX: &str = "OOLOI__";
 
-/// Why the store keys do nothing yet.
-const NO_STORE: &str = "there is no store yet: pieces live in memory only and are lost when the \
-                        server stops";
 /// Why the token keys do nothing while authentication is off.
 const AUTH_OFF: &str = "authentication is off (auth.mode = none), so no token is verified";
 /// Why the trace export key does nothing yet.
@@ -237,11 +234,8 @@ pub(crate) static KEYS: &[Key] = &[
         default: "sqlite://<data dir>/ooloi.db",
         example: "postgres://ooloi@db:5432/ooloi",
         secret: false,
-        help: "database: sqlite://PATH or postgres://...",
-        inert: Some(Inert {
-            reason: NO_STORE,
-            is_set: |c| c.store.url != super::types::default_store_url(&c.store.data_dir),
-        }),
+        help: "database: sqlite://PATH, postgres://... or memory: (nothing kept)",
+        inert: None,
         set: |c, v| {
             c.store.url = store_url(v)?;
             Ok(())
@@ -256,10 +250,7 @@ pub(crate) static KEYS: &[Key] = &[
         example: "/var/lib/ooloi",
         secret: false,
         help: "data directory",
-        inert: Some(Inert {
-            reason: NO_STORE,
-            is_set: |c| c.store.data_dir != super::types::default_data_dir(),
-        }),
+        inert: None,
         set: |c, v| {
             if v.is_empty() {
                 return Err("a directory path".to_string());
@@ -277,15 +268,42 @@ pub(crate) static KEYS: &[Key] = &[
         example: "async",
         secret: false,
         help: "sync | async: acknowledge a write after, or before, it is durable",
-        inert: Some(Inert {
-            reason: NO_STORE,
-            is_set: |c| c.store.durability != Durability::Sync,
-        }),
+        inert: None,
         set: |c, v| {
             c.store.durability = choice(
                 v,
                 &[("sync", Durability::Sync), ("async", Durability::Async)],
             )?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "max_unflushed",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "10000",
+        example: "1000",
+        secret: false,
+        help: "durability async: commits acknowledged but not yet durable, at most (the loss window)",
+        inert: None,
+        set: |c, v| {
+            c.store.max_unflushed = int(v, 1, U32_MAX)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "snapshot_every",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "1000",
+        example: "200",
+        secret: false,
+        help: "snapshot a piece after this many records (the log behind it is trimmed)",
+        inert: None,
+        set: |c, v| {
+            c.store.snapshot_every = int(v, 1, U32_MAX)?;
             Ok(())
         },
     },
@@ -990,13 +1008,17 @@ fn http_url(v: &str, like: &str) -> Result<Option<String>, String> {
 
 fn store_url(v: &str) -> Result<String, String> {
     let v = v.trim();
-    let ok = ["sqlite:", "postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| v.len() > scheme.len() && v.starts_with(scheme));
+    let ok = v == "memory:"
+        || ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| v.len() > scheme.len() && v.starts_with(scheme));
     if ok {
         Ok(v.to_string())
     } else {
-        Err("a database URL like sqlite://./data/ooloi.db or postgres://user@host/db".to_string())
+        Err(
+            "a database URL like sqlite://./data/ooloi.db, postgres://user@host/db or memory:"
+                .to_string(),
+        )
     }
 }
 

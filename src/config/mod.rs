@@ -49,7 +49,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use cli::{ServerArgs, SettingFlags};
+pub use cli::{ServerArgs, ServerCommand, SettingFlags};
 pub use error::ConfigError;
 pub use keys::{ENV_PREFIX, Inert, Key, KeyKind};
 pub use types::{

@@ -862,7 +862,7 @@ fn keys_not_acted_on_are_reported_only_when_set() {
         &["--data-dir", "/srv"],
     )
     .unwrap();
-    assert_eq!(named(&c), ["store.data_dir", "store.durability"]);
+    assert!(named(&c).is_empty(), "the store keys are acted on");
     let c = load(None, &[("OOLOI__AUTH__ISSUER", "https://idp")], &[]).unwrap();
     assert_eq!(named(&c), ["auth.issuer"]);
     // Every key the server does not act on can be detected when given its example value.

@@ -90,6 +90,11 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// `store.durability`. Default [`Durability::Sync`].
     pub durability: Durability,
+    /// `store.max_unflushed`: with `durability = async`, how many acknowledged commits may
+    /// wait for the store at once (the loss window); more wait for the store. Default 10,000.
+    pub max_unflushed: usize,
+    /// `store.snapshot_every`: records of a piece between snapshots. Default 1,000.
+    pub snapshot_every: u64,
 }
 
 /// When a write is acknowledged relative to its redo record.
@@ -350,6 +355,8 @@ impl Default for Config {
                 url: default_store_url(&data_dir),
                 data_dir,
                 durability: Durability::Sync,
+                max_unflushed: 10_000,
+                snapshot_every: 1_000,
             },
             auth: AuthConfig {
                 mode: AuthMode::None,

@@ -20,6 +20,7 @@ use super::caller::{CLIENT_ID_HEADER, take_caller};
 use super::deadline;
 use super::streams::OpenStreams;
 use super::stub::ooloi_service_server::OoloiService;
+use crate::api::Durable;
 use crate::clients::{Client, DisconnectOutcome, EventRouter, RegistryError};
 use crate::error::Error;
 use crate::events::{Delivery, Event};
@@ -157,14 +158,15 @@ impl OoloiService for OoloiGrpc {
         let limits = self.limits;
         // Decoding, the call and encoding all run on the executor: each is CPU work that grows
         // with the request or the piece, and none of it may hold an async worker.
-        let job = move || -> Result<bytes::Bytes, Error> {
+        let job = move || -> Result<(bytes::Bytes, Durable), Error> {
             let params = match params {
                 None => Value::Nil,
                 Some(bytes) => wire::decode(&bytes, &limits)
                     .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
             };
-            let result = api.execute_until(&caller, &method, &params, Some(deadline))?;
-            Ok(wire::encode(&result).into())
+            let (result, durable) =
+                api.execute_durably(&caller, &method, &params, Some(deadline))?;
+            Ok((wire::encode(&result).into(), durable))
         };
         let running =
             self.server
@@ -174,9 +176,13 @@ impl OoloiService for OoloiGrpc {
                     message: busy.to_string(),
                     retry_after_ms: OVERLOADED_RETRY_MS,
                 })?;
-        let outcome = running
-            .await
-            .unwrap_or_else(|_| Err(Error::Internal("the call failed".into())));
+        let outcome = match running.await {
+            // The write is acknowledged once the durability stage has settled it; the wait
+            // holds no thread.
+            Ok(Ok((bytes, durable))) => durable.await.map(|()| bytes),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Internal("the call failed".into())),
+        };
         client.stats().record_api_call(outcome.is_ok());
         Ok(Response::new(ResponseFrame {
             success: true,

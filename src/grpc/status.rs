@@ -43,6 +43,8 @@ fn code_of(error: &Error) -> Code {
         Error::TenantNotFound { .. } => Code::NotFound,
         Error::QuotaExceeded { .. } => Code::ResourceExhausted,
         Error::ProtocolViolation(_) => Code::Unimplemented,
+        Error::StoreUnavailable { .. } => Code::Unavailable,
+        Error::DataLoss { .. } => Code::DataLoss,
         Error::Internal(_) => Code::Internal,
         Error::BatchOperationFailed { source, .. } => code_of(source),
     }
@@ -55,7 +57,7 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
             metadata.insert("method".into(), method.clone());
             None
         }
-        Error::PieceNotFound { piece_id } => {
+        Error::PieceNotFound { piece_id } | Error::DataLoss { piece_id, .. } => {
             metadata.insert("piece_id".into(), piece_id.clone());
             None
         }
@@ -91,6 +93,7 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
         | Error::PermissionDenied { .. }
         | Error::DeadlineExceeded { .. }
         | Error::NotReady { .. }
+        | Error::StoreUnavailable { .. }
         | Error::ProtocolViolation(_)
         | Error::Internal(_) => None,
         Error::LimitExceeded { limit, max, .. } => {
@@ -148,6 +151,8 @@ fn retry_after(error: &Error) -> Option<std::time::Duration> {
         Error::Overloaded { retry_after_ms, .. } | Error::QuotaExceeded { retry_after_ms, .. } => {
             Some(std::time::Duration::from_millis(*retry_after_ms))
         }
+        // The store is retried every second while it is down.
+        Error::StoreUnavailable { .. } => Some(std::time::Duration::from_secs(1)),
         _ => None,
     }
 }

@@ -79,7 +79,8 @@ impl Coll {
         }
     }
 
-    fn from_plural(name: &str) -> Option<Coll> {
+    /// The collection with this plural name (`"page-views"`), if any.
+    pub fn from_plural(name: &str) -> Option<Coll> {
         Coll::ALL.into_iter().find(|c| c.plural() == name)
     }
 

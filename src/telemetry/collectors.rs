@@ -38,6 +38,7 @@ use crate::api::Api;
 use crate::clients::{ClientRegistry, EventCategory};
 use crate::executor::Executor;
 use crate::net::ConnectionStats;
+use crate::store::pipeline::DurabilityStage;
 use crate::tenants::TenantFigures;
 
 /// The `descs` of a collector: every family's descriptor.
@@ -464,6 +465,84 @@ impl Collector for ExecutorCollector {
             self.submitted.single(stats.submitted.load(Relaxed) as f64),
             self.rejected.single(stats.rejected.load(Relaxed) as f64),
         ]
+    }
+}
+
+/// The store's durability stage: records, groups (store transactions), append time, failures,
+/// what waits, whether the store is available, snapshots.
+#[derive(Debug)]
+pub struct StoreCollector {
+    stage: DurabilityStage,
+    families: [Family; 8],
+}
+
+impl StoreCollector {
+    /// A collector reading `stage`.
+    pub fn new(stage: DurabilityStage) -> Self {
+        let c = |name: &str, help: &str| Family::counter(name, help, &[]);
+        let g = |name: &str, help: &str| Family::gauge(name, help, &[]);
+        StoreCollector {
+            stage,
+            families: [
+                c(
+                    "ooloi_server_store_records_total",
+                    "Commit records made durable.",
+                ),
+                c(
+                    "ooloi_server_store_appends_total",
+                    "Store transactions that appended a group of records (one fsync each).",
+                ),
+                c(
+                    "ooloi_server_store_append_seconds_total",
+                    "Time spent in store appends; divided by appends, the mean append latency.",
+                ),
+                c(
+                    "ooloi_server_store_errors_total",
+                    "Store writes that failed (each makes the server refuse writes until the store recovers).",
+                ),
+                g(
+                    "ooloi_server_store_queued_records",
+                    "Commit records waiting for the store now.",
+                ),
+                g(
+                    "ooloi_server_store_available",
+                    "1 while the store takes writes, 0 after a failure until it recovered.",
+                ),
+                c(
+                    "ooloi_server_store_snapshots_total",
+                    "Piece snapshots written.",
+                ),
+                c(
+                    "ooloi_server_store_snapshot_errors_total",
+                    "Piece snapshots that failed (the log is kept).",
+                ),
+            ],
+        }
+    }
+}
+
+impl Collector for StoreCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        descs(self.families.iter())
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let stats = self.stage.stats();
+        let values = [
+            stats.records.load(Relaxed) as f64,
+            stats.groups.load(Relaxed) as f64,
+            stats.append_us.load(Relaxed) as f64 / 1e6,
+            stats.failures.load(Relaxed) as f64,
+            self.stage.queued() as f64,
+            if self.stage.is_failed() { 0.0 } else { 1.0 },
+            stats.snapshots.load(Relaxed) as f64,
+            stats.snapshot_failures.load(Relaxed) as f64,
+        ];
+        self.families
+            .iter()
+            .zip(values)
+            .map(|(family, value)| family.single(value))
+            .collect()
     }
 }
 

@@ -14,13 +14,14 @@ use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
 use super::collectors::{
     ClientsCollector, ConnectionsCollector, ExecutorCollector, GrpcCollector, StmCollector,
-    TenantsCollector,
+    StoreCollector, TenantsCollector,
 };
 use super::grpc_stats::GrpcStats;
 use crate::api::Api;
 use crate::clients::ClientRegistry;
 use crate::executor::Executor;
 use crate::net::ConnectionStats;
+use crate::store::pipeline::DurabilityStage;
 
 /// The content type of the page.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -40,6 +41,8 @@ pub struct Sources {
     pub connections: Vec<(&'static str, Arc<ConnectionStats>)>,
     /// Registered tenants that get their own series (`telemetry.max_tenant_series`).
     pub max_tenant_series: usize,
+    /// The store's durability stage.
+    pub store: DurabilityStage,
 }
 
 /// What the operating system says about the process, for the health documents. A figure the
@@ -118,6 +121,7 @@ impl Metrics {
         )));
         register(Box::new(StmCollector::new(sources.api)));
         register(Box::new(ExecutorCollector::new(sources.executor)));
+        register(Box::new(StoreCollector::new(sources.store)));
         register(Box::new(ConnectionsCollector::new(sources.connections)));
         let process = process_collector();
         if let Some(p) = &process {
@@ -195,6 +199,7 @@ mod tests {
             executor: Executor::new(1, 4).unwrap(),
             connections: vec![("grpc", Arc::new(ConnectionStats::default()))],
             max_tenant_series: 100,
+            store: DurabilityStage::new(crate::config::Durability::Sync, 1, 1, Arc::new(NullSink)),
         };
         (Metrics::new(sources.clone()), sources)
     }

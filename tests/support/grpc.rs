@@ -88,8 +88,9 @@ pub type Grpc =
 
 /// A configuration from `OOLOI__...` pairs (never the process environment).
 pub fn config(pairs: &[(&str, &str)]) -> Config {
-    let env: Vec<(String, String)> = pairs
-        .iter()
+    // In memory unless the test names a store: nothing is left on disk.
+    let env: Vec<(String, String)> = std::iter::once(("OOLOI__STORE__URL", "memory:"))
+        .chain(pairs.iter().copied())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Config::load(None, &env, &[]).expect("a valid test configuration")

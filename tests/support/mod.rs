@@ -7,6 +7,7 @@
 pub mod api;
 pub mod grpc;
 pub mod jwt;
+pub mod stores;
 
 use num_bigint::BigInt;
 use ooloi_server::value::{Instant, Keyword, Ratio, Record, Symbol, Value, ValueMap};

@@ -6,7 +6,7 @@ mod access;
 mod attributes;
 mod collections;
 mod music;
-mod tenants;
+pub(crate) mod tenants;
 
 use super::registry::{Category, Method, MethodRegistry, ParamKind, optional, param};
 use super::run_in_batch;

@@ -30,6 +30,8 @@ pub struct Target {
 pub struct SpawnedServer {
     child: Child,
     pub target: Target,
+    /// Its data directory, removed on drop.
+    data_dir: PathBuf,
 }
 
 fn free_port() -> Result<u16, Failure> {
@@ -61,9 +63,14 @@ impl SpawnedServer {
     pub async fn start() -> Result<SpawnedServer, Failure> {
         let binary = server_binary()?;
         let (grpc, http) = (free_port()?, free_port()?);
+        // A fresh data directory per server (a store named by OOLOI__STORE__URL wins).
+        let data_dir =
+            std::env::temp_dir().join(format!("ooloi-bench-{}-{grpc}", std::process::id()));
         let child = Command::new(&binary)
             .args(["--grpc-listen", &format!("127.0.0.1:{grpc}")])
             .args(["--http-listen", &format!("127.0.0.1:{http}")])
+            .arg("--data-dir")
+            .arg(&data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -72,6 +79,7 @@ impl SpawnedServer {
         let pid = child.id();
         let mut server = SpawnedServer {
             child,
+            data_dir,
             target: Target {
                 url: format!("http://127.0.0.1:{grpc}"),
                 pid: Some(pid),
@@ -124,6 +132,7 @@ impl Drop for SpawnedServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

@@ -1,0 +1,36 @@
+-- Pieces, their redo log and snapshots, and the tenant registry (PostgreSQL).
+-- Ids are text; bodies are the wire codec's bytes with a SHA-256 checksum beside them.
+
+CREATE TABLE pieces (
+    piece_id   TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    updated_us BIGINT NOT NULL,
+    version    BIGINT NOT NULL,
+    access     BYTEA NOT NULL
+);
+
+CREATE INDEX pieces_by_tenant ON pieces (tenant, piece_id);
+
+CREATE TABLE redo_log (
+    piece_id TEXT NOT NULL,
+    version  BIGINT NOT NULL,
+    body     BYTEA NOT NULL,
+    checksum BYTEA NOT NULL,
+    PRIMARY KEY (piece_id, version)
+);
+
+CREATE TABLE snapshots (
+    piece_id TEXT NOT NULL,
+    version  BIGINT NOT NULL,
+    body     BYTEA NOT NULL,
+    checksum BYTEA NOT NULL,
+    PRIMARY KEY (piece_id, version)
+);
+
+CREATE TABLE tenants (
+    tenant TEXT PRIMARY KEY,
+    body   BYTEA NOT NULL
+);
