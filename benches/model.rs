@@ -26,57 +26,9 @@ use ooloi_server::model::{EntityId, Piece, PieceId, ToValue};
 use ooloi_server::stm::StmConfig;
 use ooloi_server::value::{Value, ValueMap, ratio};
 
-const MEASURES: usize = 1000;
-const INSTRUMENTS: usize = 20;
-const ITEMS: usize = 8;
+mod common;
 
-fn notes() -> Vec<Note> {
-    ["C4", "D4", "E4", "F#4", "G4", "A4", "Bb4", "C5"]
-        .iter()
-        .map(|n| n.parse().expect("valid"))
-        .collect()
-}
-
-fn generate() -> Piece {
-    let notes = notes();
-    let eighth = ratio(1, 8);
-    let voice = |m: usize| Voice {
-        attrs: ValueMap::new(),
-        items: (0..ITEMS)
-            .map(|i| {
-                Item::Pitch(Pitch {
-                    note: notes[(i + m) % notes.len()],
-                    duration: eighth,
-                    attachments: CowVec::new(),
-                    attrs: ValueMap::new(),
-                })
-            })
-            .collect(),
-    };
-    let staff = || Staff {
-        id: EntityId::mint(),
-        attrs: ValueMap::new(),
-        measures: (0..MEASURES)
-            .map(|m| Measure {
-                attrs: ValueMap::new(),
-                voices: CowVec::unit(voice(m)),
-            })
-            .collect(),
-    };
-    let mut piece = Piece::new(PieceId::mint(), "Benchmark piece");
-    piece.musicians = (0..INSTRUMENTS)
-        .map(|_| Musician {
-            id: EntityId::mint(),
-            attrs: ValueMap::new(),
-            instruments: CowVec::unit(Instrument {
-                id: EntityId::mint(),
-                attrs: ValueMap::new(),
-                staves: CowVec::unit(staff()),
-            }),
-        })
-        .collect();
-    piece
-}
+use common::{INSTRUMENTS, ITEMS, MEASURES, generate, notes, time};
 
 /// Visits every item; returns how many and the total duration (so nothing is optimised away).
 fn traverse(piece: &Piece) -> (usize, i64) {
@@ -136,23 +88,6 @@ fn traverse_plain(plain: &[Vec<Vec<PlainPitch>>]) -> (usize, i64) {
         }
     }
     (count, eighths)
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                black_box(f());
-                start.elapsed()
-            })
-            .collect(),
-    )
 }
 
 fn rss_bytes() -> usize {

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod record;
 pub mod recovery;
+pub mod snapshot;
 pub mod sql;
 
 use std::sync::Arc;

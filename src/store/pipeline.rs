@@ -258,10 +258,10 @@ impl DurabilityStage {
     pub async fn flush(&self, close: bool) {
         if self.0.store.get().is_none() {
             // Never opened: nothing will write what is queued.
-            let queued: Vec<Pending> = {
+            let queued: Vec<PieceCommit> = {
                 let mut queue = self.lock();
                 queue.closed |= close;
-                queue.items.drain(..).collect()
+                queue.items.drain(..).map(|p| p.commit).collect()
             };
             self.fail(queued, "the store was never opened".into());
             return;
@@ -364,6 +364,8 @@ impl DurabilityStage {
 
     async fn write_group(&self, group: Vec<Pending>) {
         let acked_early = self.0.durability == Durability::Async;
+        let (entries, group): (Vec<LogEntry>, Vec<PieceCommit>) =
+            group.into_iter().map(|p| (p.entry, p.commit)).unzip();
         if self.is_failed() {
             self.fail(group, "the store is unavailable".into());
             return;
@@ -371,7 +373,6 @@ impl DurabilityStage {
         let Some(store) = self.0.store.get() else {
             return;
         };
-        let entries: Vec<LogEntry> = group.iter().map(|p| p.entry.clone()).collect();
         let started = Instant::now();
         let outcome = store.append(&entries).await;
         self.0
@@ -386,15 +387,14 @@ impl DurabilityStage {
                     let mut queue = self.lock();
                     queue.unflushed = queue
                         .unflushed
-                        .saturating_sub(group.iter().filter(|p| p.commit.ack.0.is_none()).count());
+                        .saturating_sub(group.iter().filter(|c| c.ack.0.is_none()).count());
                 }
                 let mut snapshots = Vec::new();
-                for mut pending in group {
-                    pending.commit.ack.settle(Ok(()));
-                    self.count_for_snapshot(&pending.commit, &mut snapshots);
+                for mut commit in group {
+                    commit.ack.settle(Ok(()));
+                    self.count_for_snapshot(&commit, &mut snapshots);
                     // The event stage settles nothing now: the ack is gone.
                     let events = self.0.events.clone();
-                    let commit = pending.commit;
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                         events.piece_committed(commit)
                     }));
@@ -414,21 +414,21 @@ impl DurabilityStage {
 
     /// Fails `group`'s commits: their callers get UNAVAILABLE, their pieces are reloaded
     /// from the store on recovery, and no event goes out for them.
-    fn fail(&self, group: Vec<Pending>, message: String) {
+    fn fail(&self, group: Vec<PieceCommit>, message: String) {
         let mut dirty = self.0.dirty.lock().unwrap_or_else(|e| e.into_inner());
         let mut queue_unflushed = 0;
-        for mut pending in group {
-            if pending.commit.ack.0.is_none() {
+        for mut commit in group {
+            if commit.ack.0.is_none() {
                 queue_unflushed += 1;
             }
-            let piece = pending.commit.piece_id;
+            let piece = commit.piece_id;
             if dirty.insert(piece)
                 && let Some(api) = self.0.api.get()
             {
                 // What it holds in memory is not durable: nobody reads it until the piece is
                 // reloaded from the store.
                 api.refuse_piece(
-                    pending.commit.tenant.clone(),
+                    commit.tenant.clone(),
                     piece,
                     crate::error::Error::StoreUnavailable {
                         message: format!(
@@ -437,8 +437,7 @@ impl DurabilityStage {
                     },
                 );
             }
-            pending
-                .commit
+            commit
                 .ack
                 .settle(Err(crate::error::Error::StoreUnavailable {
                     message: message.clone(),

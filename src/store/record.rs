@@ -19,8 +19,11 @@ use crate::model::{Change, Piece, PieceId};
 use crate::tenants::DefaultAccess;
 use crate::value::{Value, ValueLimits, wire};
 
-/// The format of records and snapshots this build writes (and the only one it reads).
+/// The format of records this build writes (and the only one it reads).
 const FORMAT: i64 = 1;
+
+/// The first bytes of every snapshot this build writes (and the only ones it reads).
+const SNAPSHOT_MAGIC: &[u8; 4] = b"OOS1";
 
 /// Limits for decoding stored data: it was written by this server, under the request limits,
 /// but a whole piece is far larger than one request.
@@ -274,13 +277,15 @@ pub struct PieceState {
 }
 
 impl PieceState {
-    /// Encodes the state for a snapshot.
+    /// Encodes the state for a snapshot: a magic, the access (wire codec, length-prefixed),
+    /// then the piece in the compact form of [`super::snapshot`].
     pub fn encode(&self) -> Vec<u8> {
-        wire::encode(&Value::map([
-            (kw("format"), Value::Int(FORMAT)),
-            (kw("state"), self.piece.to_value()),
-            (kw("access"), access_to_value(&self.access)),
-        ]))
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        let access = wire::encode(&access_to_value(&self.access));
+        prost::encoding::encode_varint(access.len() as u64, &mut out);
+        out.extend_from_slice(&access);
+        out.extend_from_slice(&super::snapshot::encode(&self.piece));
+        out
     }
 
     /// Decodes a snapshot, checking its checksum first.
@@ -292,19 +297,18 @@ impl PieceState {
             what: "snapshot",
             message,
         };
-        let value = wire::decode(body, &stored_limits()).map_err(|e| bad(e.to_string()))?;
-        let map = value.as_map().ok_or_else(|| bad("not a map".into()))?;
-        if map.get_keyword("format").and_then(Value::as_int) != Some(FORMAT) {
-            return Err(bad(format!("not format {FORMAT}")));
+        let mut rest = body
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or_else(|| bad("not this build's snapshot format".into()))?;
+        let len = prost::encoding::decode_varint(&mut rest).map_err(|e| bad(e.to_string()))?;
+        if len > rest.len() as u64 {
+            return Err(bad("a truncated access".into()));
         }
-        let piece = map
-            .get_keyword("state")
-            .ok_or_else(|| bad("no :state".into()))
-            .and_then(|v| Piece::from_value(v).map_err(|e| bad(e.to_string())))?;
-        let access = map
-            .get_keyword("access")
-            .ok_or_else(|| bad("no :access".into()))
-            .and_then(|v| access_from_value(v).map_err(bad))?;
+        let (access, piece) = rest.split_at(len as usize);
+        let access = wire::decode(access, &stored_limits())
+            .map_err(|e| bad(e.to_string()))
+            .and_then(|v| access_from_value(&v).map_err(bad))?;
+        let piece = super::snapshot::decode(piece, stored_limits()).map_err(bad)?;
         Ok(PieceState { piece, access })
     }
 

@@ -3,9 +3,10 @@
 //!
 //! Both dialects take `$n` placeholders, upserts and `WITH ... UPDATE ... FROM`, so one set of
 //! statements serves both; only the migrations differ (`BLOB` and `BYTEA`). Each method's body
-//! is written once and compiled for each pool by [`on_pool!`]. A group of log entries is one
-//! transaction: one multi-row insert into the log and one statement per kind of metadata
-//! change, so a group of 64 commits costs a handful of round trips and one fsync.
+//! is written once and compiled for each pool by `on_pool!`. A group of log entries is one
+//! transaction: one multi-row insert into the log, one multi-row update of the changed pieces'
+//! metadata, an insert per created piece and deletes per deleted one, so a group of 64 edits
+//! costs a handful of round trips and one fsync.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -149,24 +150,21 @@ struct MetaChange<'a> {
 
 fn net_changes(entries: &[LogEntry]) -> Vec<MetaChange<'_>> {
     let mut out: Vec<MetaChange<'_>> = Vec::new();
+    let mut index: std::collections::HashMap<PieceId, usize> = std::collections::HashMap::new();
     for e in entries {
-        let piece = e.piece_id.to_string();
-        let i = match out.iter().position(|m| m.piece == piece) {
-            Some(i) => i,
-            None => {
-                out.push(MetaChange {
-                    piece,
-                    entry: e,
-                    created: None,
-                    title: None,
-                    access: None,
-                    version: 0,
-                    updated_us: 0,
-                    deleted: false,
-                });
-                out.len() - 1
-            }
-        };
+        let i = *index.entry(e.piece_id).or_insert_with(|| {
+            out.push(MetaChange {
+                piece: e.piece_id.to_string(),
+                entry: e,
+                created: None,
+                title: None,
+                access: None,
+                version: 0,
+                updated_us: 0,
+                deleted: false,
+            });
+            out.len() - 1
+        });
         let m = &mut out[i];
         match &e.kind {
             EntryKind::Created { title, owner } => {
@@ -233,10 +231,15 @@ impl Store for SqlStore {
             .filter(|m| m.deleted)
             .map(|m| m.piece.as_str())
             .collect();
+        let deleted_ids: std::collections::HashSet<PieceId> = changes
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| m.entry.piece_id)
+            .collect();
         // A piece deleted in this group keeps nothing, not even the records before it.
         let logged: Vec<&LogEntry> = entries
             .iter()
-            .filter(|e| !deleted.contains(&e.piece_id.to_string().as_str()))
+            .filter(|e| !deleted_ids.contains(&e.piece_id))
             .collect();
         on_pool!(self, p => {
             let mut tx = p.begin().await.map_err(unavailable)?;
@@ -256,40 +259,49 @@ impl Store for SqlStore {
                 q.execute(&mut *tx).await.map_err(unavailable)?;
             }
             for m in changes.iter().filter(|m| !m.deleted) {
-                match m.created {
-                    Some((title, owner, created_us)) => {
-                        sqlx::query(
-                            "INSERT INTO pieces (piece_id, tenant, title, owner, created_us, \
-                             updated_us, version, access) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        )
-                        .bind(&m.piece)
-                        .bind(m.entry.tenant.as_str())
-                        .bind(m.title.unwrap_or(title))
-                        .bind(owner)
-                        .bind(created_us)
-                        .bind(m.updated_us)
-                        .bind(m.version)
-                        .bind(m.access.unwrap_or_default())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(unavailable)?;
-                    }
-                    None => {
-                        sqlx::query(
-                            "UPDATE pieces SET version = $2, updated_us = $3, \
-                             title = COALESCE($4, title), access = COALESCE($5, access) \
-                             WHERE piece_id = $1",
-                        )
+                let Some((title, owner, created_us)) = m.created else {
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO pieces (piece_id, tenant, title, owner, created_us, \
+                     updated_us, version, access) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&m.piece)
+                .bind(m.entry.tenant.as_str())
+                .bind(m.title.unwrap_or(title))
+                .bind(owner)
+                .bind(created_us)
+                .bind(m.updated_us)
+                .bind(m.version)
+                .bind(m.access.unwrap_or_default())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            }
+            // Every changed piece's metadata in one statement per chunk.
+            let updated: Vec<&MetaChange<'_>> = changes
+                .iter()
+                .filter(|m| !m.deleted && m.created.is_none())
+                .collect();
+            for chunk in updated.chunks(ROWS_PER_INSERT) {
+                let sql = format!(
+                    "WITH v (piece_id, version, updated_us, title, access) AS (VALUES {}) \
+                     UPDATE pieces SET version = v.version, updated_us = v.updated_us, \
+                     title = COALESCE(v.title, pieces.title), \
+                     access = COALESCE(v.access, pieces.access) \
+                     FROM v WHERE pieces.piece_id = v.piece_id",
+                    placeholders(chunk.len(), 5)
+                );
+                let mut q = sqlx::query(&sql);
+                for m in chunk {
+                    q = q
                         .bind(&m.piece)
                         .bind(m.version)
                         .bind(m.updated_us)
                         .bind(m.title)
-                        .bind(m.access)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(unavailable)?;
-                    }
+                        .bind(m.access);
                 }
+                q.execute(&mut *tx).await.map_err(unavailable)?;
             }
             for piece in &deleted {
                 for table in ["redo_log", "snapshots", "pieces"] {
