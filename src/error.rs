@@ -139,6 +139,13 @@ pub enum Error {
         /// What failed (no connection strings or SQL).
         message: String,
     },
+    /// The piece is in the store but not in memory: the transport loads it and calls again.
+    /// A caller sees it only if loading keeps failing to take.
+    #[error("piece {piece_id} is being loaded; try again")]
+    PieceNotLoaded {
+        /// The piece.
+        piece_id: String,
+    },
     /// A piece's stored data is damaged beyond what the server can rebuild; it is not served,
     /// and never written back.
     #[error("piece {piece_id} cannot be loaded: {message}")]
@@ -192,6 +199,7 @@ impl Error {
             Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
             Error::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
             Error::DataLoss { .. } => "PIECE_DATA_LOSS",
+            Error::PieceNotLoaded { .. } => "PIECE_NOT_LOADED",
             Error::Internal(_) => "INTERNAL",
             Error::Unauthenticated { .. } => "UNAUTHENTICATED",
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",

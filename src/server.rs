@@ -130,6 +130,8 @@ struct Inner {
     shutting_down: Arc<std::sync::atomic::AtomicBool>,
     /// The durability stage every commit passes before its events.
     stage: DurabilityStage,
+    /// One piece load at a time (two calls wanting the same piece load it once).
+    loading: tokio::sync::Mutex<()>,
     started_at: SystemTime,
     /// Set at construction in auth mode `none`, by [`Server::open`] in mode `jwt` (it reads key
     /// files); until then requests are refused as the server not being ready.
@@ -141,6 +143,21 @@ struct Inner {
 pub struct Server {
     inner: Arc<Inner>,
 }
+
+/// Whether `method` changes the tenant registry (an admin method that is not a read): the
+/// transports acknowledge it only once the change is stored.
+pub fn changes_tenants(api: &Api, method: &str) -> bool {
+    !method.starts_with("get-")
+        && !method.starts_with("list-")
+        && api
+            .methods()
+            .get(method)
+            .is_some_and(|m| m.category == crate::api::Category::Admin)
+}
+
+/// The most pieces one call may load from the store (each load is followed by the call
+/// again); a call naming more gets UNAVAILABLE `PIECE_NOT_LOADED` and may retry.
+pub const MAX_LOADS_PER_CALL: usize = 10_000;
 
 /// Fewer waiting streams than this are woken in place: a task would cost more than it saves.
 const WAKE_IN_PLACE_MAX: usize = 4;
@@ -273,6 +290,7 @@ impl Server {
                 readiness,
                 shutting_down,
                 stage,
+                loading: tokio::sync::Mutex::new(()),
                 started_at: SystemTime::now(),
                 authenticator,
             }),
@@ -316,11 +334,20 @@ impl Server {
                 target: "ooloi_server::store",
                 backend = store.backend(),
                 pieces = recovered.pieces,
-                records_replayed = recovered.records,
                 damaged = recovered.failed.len(),
-                "recovered"
+                "recovered: stored pieces load on first use"
             );
+            if self.inner.config.store.durability == crate::config::Durability::Async {
+                tracing::warn!(
+                    target: "ooloi_server::store",
+                    max_unflushed = self.inner.config.store.max_unflushed,
+                    "durability = async: writes are acknowledged before they are durable; a crash \
+                     loses at most store.max_unflushed acknowledged commits \
+                     (ooloi_server_store_queued_records shows how many wait now)"
+                );
+            }
             self.inner.stage.open(store);
+            self.spawn_evictor();
         }
         if let Some(path) = &self.inner.config.tenants.file {
             let text = std::fs::read_to_string(path)
@@ -352,6 +379,103 @@ impl Server {
         }
         self.inner.readiness.set(true);
         Ok(())
+    }
+
+    /// Loads a piece the store holds but memory does not (a call got
+    /// [`crate::error::Error::PieceNotLoaded`]); returns once it is in memory, refused as
+    /// damaged, or gone.
+    pub async fn load_piece(
+        &self,
+        piece: crate::model::PieceId,
+    ) -> Result<(), crate::error::Error> {
+        let _one_at_a_time = self.inner.loading.lock().await;
+        let Some(store) = self.inner.stage.store() else {
+            return Err(crate::error::Error::NotReady {
+                message: "the store is not open yet".into(),
+            });
+        };
+        recovery::load(&**store, &self.inner.api, piece)
+            .await
+            .map(|_| ())
+    }
+
+    /// Calls `method` as [`Api::execute_durably`] does, loading the pieces it needs from the
+    /// store first (for in-process callers; the gRPC handler does the same around the
+    /// executor).
+    pub async fn execute(
+        &self,
+        caller: &crate::identity::Caller,
+        method: &str,
+        params: &crate::value::Value,
+    ) -> Result<(crate::value::Value, crate::api::Durable), crate::error::Error> {
+        let mut loads = 0;
+        loop {
+            match self.inner.api.execute_durably(caller, method, params, None) {
+                Err(e)
+                    if loads < MAX_LOADS_PER_CALL
+                        && matches!(e.root(), crate::error::Error::PieceNotLoaded { .. }) =>
+                {
+                    loads += 1;
+                    let crate::error::Error::PieceNotLoaded { piece_id } = e.root() else {
+                        return Err(e);
+                    };
+                    let id = piece_id
+                        .parse()
+                        .map_err(|_| crate::error::Error::Internal("a piece id".into()))?;
+                    self.load_piece(id).await?;
+                }
+                Ok((value, durable)) if changes_tenants(&self.inner.api, method) => {
+                    durable.await?;
+                    self.inner.stage.tenants_durable().await?;
+                    return Ok((value, crate::api::Durable::done()));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Every few seconds, takes out of memory the pieces no call used for
+    /// `store.evict_idle_seconds` and nobody is subscribed to. Stops with the server.
+    fn spawn_evictor(&self) {
+        let idle_ms = self
+            .inner
+            .config
+            .store
+            .evict_idle_seconds
+            .saturating_mul(1000);
+        let period = std::time::Duration::from_millis((idle_ms / 4).clamp(250, 30_000));
+        let server = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = server.upgrade() else {
+                    return;
+                };
+                if inner
+                    .shutting_down
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    return;
+                }
+                let mut evicted = 0;
+                // Never while a piece loads: an eviction and a load of one piece must not
+                // interleave their commit-order resets.
+                let _no_loads = inner.loading.lock().await;
+                for (piece, idle) in inner.api.loaded_pieces() {
+                    if idle >= idle_ms
+                        && inner.router.registry().subscribers(piece).is_empty()
+                        && inner
+                            .api
+                            .evict(piece, inner.stage.durable_version_of(piece))
+                    {
+                        evicted += 1;
+                    }
+                }
+                if evicted > 0 {
+                    tracing::debug!(target: "ooloi_server::store", evicted, "idle pieces left memory");
+                }
+            }
+        });
     }
 
     /// [`Server::new`] and [`Server::open`] in one step.

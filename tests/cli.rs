@@ -126,6 +126,30 @@ fn server(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 #[test]
+fn migrate_check_reports_pending_migrations_and_migrate_applies_them() {
+    let dir = std::env::temp_dir().join(format!("ooloi-migrate-{}", std::process::id()));
+    let data = dir.display().to_string();
+    let (code, out, err) = server(&["--data-dir", &data, "migrate", "--check"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("pending migrations: 1_pieces"), "{out}");
+    let (code, out, err) = server(&["--data-dir", &data, "migrate"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("sqlite: migrations applied"), "{out}");
+    let (code, out, _) = server(&["--data-dir", &data, "migrate", "--check"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("up to date"), "{out}");
+    let (code, _, err) = server(&[
+        "--store-url",
+        "postgres://nobody@127.0.0.1:1/none",
+        "migrate",
+        "--check",
+    ]);
+    assert_eq!(code, Some(1), "an unreachable database fails: {err}");
+    assert!(err.contains("store:"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_server_reports_its_version_and_usage_and_refuses_bad_configuration() {
     let (code, out, _) = server(&["--version"]);
     assert_eq!(code, Some(0));

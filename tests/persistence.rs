@@ -34,11 +34,10 @@ fn operator() -> Caller {
     c
 }
 
-/// Calls `method` and waits until it is durable.
+/// Calls `method` (loading the pieces it needs) and waits until it is durable.
 async fn call(server: &Server, who: &Caller, method: &str, params: &str) -> Result<Value, Error> {
     let params = edn::parse(params).expect("test EDN");
-    let (value, durable): (Value, Durable) =
-        server.api().execute_durably(who, method, &params, None)?;
+    let (value, durable): (Value, Durable) = server.execute(who, method, &params).await?;
     durable.await?;
     Ok(value)
 }
@@ -457,4 +456,166 @@ async fn a_damaged_snapshot_is_detected_and_the_piece_never_written_back() {
         "the refused piece's stored data is untouched"
     );
     pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pieces_load_on_first_use_and_idle_ones_leave_memory() {
+    let (url, _scratch) = support::stores::sqlite_url();
+    let extra = [("OOLOI__STORE__EVICT_IDLE_SECONDS", "1")];
+    let server = opened(&url, &extra).await;
+    let ann = caller("ann");
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c"] {
+        let id = call(
+            &server,
+            &ann,
+            "new-piece",
+            &format!("[{{:title \"{title}\"}}]"),
+        )
+        .await
+        .unwrap();
+        ids.push(id.as_str().unwrap().to_owned());
+    }
+    server.close_store().await;
+    drop(server);
+
+    let server = opened(&url, &extra).await;
+    assert!(
+        server.api().loaded_pieces().is_empty(),
+        "nothing loads at start-up"
+    );
+    let listed = text(&call(&server, &ann, "list-pieces", "[]").await.unwrap());
+    for title in ["\"a\"", "\"b\"", "\"c\""] {
+        assert!(listed.contains(title), "{listed}");
+    }
+    assert!(
+        server.api().loaded_pieces().is_empty(),
+        "list-pieces reads metadata, not pieces"
+    );
+    let (a, b) = (&ids[0], &ids[1]);
+    let title = call(&server, &ann, "get-title", &format!("[[] \"{a}\"]"))
+        .await
+        .unwrap();
+    assert_eq!(title, Value::string("a"), "the first use loads the piece");
+    assert_eq!(server.api().loaded_pieces().len(), 1);
+    // A subscriber keeps b in memory.
+    let principal = Principal::new("school", "ann");
+    server
+        .router()
+        .register(&principal, ClientId::new("keeper").unwrap(), None, 100)
+        .unwrap();
+    let keeper = Caller::new(principal, Some(ClientId::new("keeper").unwrap()));
+    call(
+        &server,
+        &keeper,
+        "subscribe-to-piece-events",
+        &format!("[\"{b}\"]"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.api().loaded_pieces().len(), 2);
+    let loaded = |server: &Server| -> Vec<String> {
+        server
+            .api()
+            .loaded_pieces()
+            .into_iter()
+            .map(|(id, _)| id.to_string())
+            .collect()
+    };
+    until("a leaves memory", || loaded(&server) == vec![b.to_owned()]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        loaded(&server),
+        vec![b.to_owned()],
+        "the subscribed piece stays"
+    );
+    // Used again, it loads again, and its versions go on.
+    let v = call(&server, &ann, "set-title", &format!("[[] \"{a}\" \"a2\"]"))
+        .await
+        .unwrap();
+    assert!(text(&v).contains(":version 1"), "{}", text(&v));
+    assert_eq!(server.api().loaded_pieces().len(), 2);
+    server.close_store().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_change_is_acknowledged_only_once_it_is_stored() {
+    let store = Arc::new(FaultyStore::default());
+    let server = Server::new(config(&[]));
+    server.open_with_store(store.clone()).await.unwrap();
+    call(&server, &operator(), "create-tenant", r#"[{:id "kept"}]"#)
+        .await
+        .unwrap();
+    let stored = store.inner.tenants().await.unwrap();
+    assert!(
+        stored.iter().any(|(t, _)| t.as_str() == "kept"),
+        "stored before the call returned"
+    );
+    store.down.store(true, Ordering::SeqCst);
+    let e = call(
+        &server,
+        &operator(),
+        "create-tenant",
+        r#"[{:id "unstored"}]"#,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.reason(), "STORE_UNAVAILABLE", "{e}");
+    assert!(!server.readiness().is_ready());
+    store.down.store(false, Ordering::SeqCst);
+    until("recovery", || server.readiness().is_ready()).await;
+    call(&server, &operator(), "suspend-tenant", r#"["kept"]"#)
+        .await
+        .unwrap();
+    let stored = store.inner.tenants().await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|(t, body)| t.as_str() == "kept"
+                && String::from_utf8_lossy(body).contains("suspended")),
+        "the suspension is stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_tenant_deletes_its_stored_pieces_that_are_not_loaded() {
+    let (url, _scratch) = support::stores::sqlite_url();
+    let server = opened(&url, &[]).await;
+    let member = Caller::of(Principal::new("gone", "gina"));
+    for title in ["one", "two"] {
+        call(
+            &server,
+            &member,
+            "new-piece",
+            &format!("[{{:title \"{title}\"}}]"),
+        )
+        .await
+        .unwrap();
+    }
+    server.close_store().await;
+    drop(server);
+
+    let server = opened(&url, &[]).await;
+    assert!(server.api().loaded_pieces().is_empty());
+    let answer = call(&server, &operator(), "delete-tenant", r#"["gone" "gone"]"#)
+        .await
+        .unwrap();
+    assert!(
+        text(&answer).contains(":pieces-deleted 2"),
+        "{}",
+        text(&answer)
+    );
+    assert_eq!(
+        call(&server, &member, "list-pieces", "[]").await.unwrap(),
+        Value::vector([]),
+        "nothing is left for a later tenant of the same id"
+    );
+    server.close_store().await;
+    drop(server);
+    let store = ooloi_server::store::open(&url).await.unwrap();
+    assert!(
+        store.catalogue().await.unwrap().is_empty(),
+        "nor in the store"
+    );
+    store.close().await;
 }

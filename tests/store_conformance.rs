@@ -129,6 +129,10 @@ async fn an_appended_group_is_loaded_in_version_order_with_its_metadata() {
         assert_eq!(meta.updated_us, 1_002);
         assert_eq!(meta.tenant, TenantId::from("school"));
         assert_eq!(
+            meta.access, b"access",
+            "the access as of the latest record that set it"
+        );
+        assert_eq!(
             store.load(PieceId::mint()).await.unwrap(),
             Default::default(),
             "an unknown piece has nothing"

@@ -46,6 +46,9 @@ pub struct Call<'t, 's> {
     result_bytes: usize,
     work: Vec<Work>,
     deleted: Vec<(PieceId, u64, crate::identity::TenantId)>,
+    /// Pieces deleted without being in memory (stored, or refused), with their version: their
+    /// commit order starts there so that their deletions can be delivered.
+    unloaded_deleted: Vec<(PieceId, u64)>,
     /// Pieces created by this call, as created.
     created: Vec<(PieceId, Arc<Piece>, Arc<PieceAccess>)>,
 }
@@ -69,6 +72,7 @@ impl<'t, 's> Call<'t, 's> {
             result_bytes: 0,
             work: Vec::new(),
             deleted: Vec::new(),
+            unloaded_deleted: Vec::new(),
             created: Vec::new(),
         }
     }
@@ -92,12 +96,27 @@ impl<'t, 's> Call<'t, 's> {
             Some(entry) if entry.tenant == self.caller.principal.tenant => entry.clone(),
             Some(_) => return Err(not_found()),
             None => {
+                let tenant = &self.caller.principal.tenant;
+                if self
+                    .tx
+                    .peek(&self.core.cold)?
+                    .get(&id)
+                    .is_some_and(|c| c.tenant == *tenant)
+                {
+                    // In the store, not in memory: the transport loads it and calls again.
+                    return Err(Error::PieceNotLoaded {
+                        piece_id: id.to_string(),
+                    });
+                }
                 return Err(self
                     .core
-                    .refused_piece(&self.caller.principal.tenant, id)
+                    .refused_piece(tenant, id)
                     .unwrap_or_else(not_found));
             }
         };
+        entry
+            .last_used
+            .store(self.core.now_ms(), std::sync::atomic::Ordering::Relaxed);
         let role = self
             .tx
             .read(&entry.access)?
@@ -299,7 +318,9 @@ impl<'t, 's> Call<'t, 's> {
         // Counted from a peek: creations racing each other may pass the quota by as many as
         // run at once; a count in a shared ref would make every creation conflict.
         let registry = self.tx.peek(&self.core.pieces)?;
+        let cold = self.tx.peek(&self.core.cold)?;
         let owned = registry.values().filter(|e| e.tenant == *tenant).count() as u64
+            + cold.values().filter(|c| c.tenant == *tenant).count() as u64
             + self.created.len() as u64;
         if owned >= quotas.pieces {
             return Err(Error::QuotaExceeded {
@@ -315,13 +336,9 @@ impl<'t, 's> Call<'t, 's> {
         let id = piece.id;
         self.created
             .push((id, Arc::new(piece.clone()), Arc::new(initial.clone())));
-        let access = self.core.stm.create_ref(initial);
-        let r = super::piece_ref(&self.core.stm, piece);
-        let entry = PieceEntry {
-            piece: r,
-            tenant: self.caller.principal.tenant.clone(),
-            access,
-        };
+        let entry =
+            self.core
+                .entry_for(self.caller.principal.tenant.clone(), piece, initial, false);
         self.tx.commute(&self.core.pieces, move |registry| {
             registry.update(id, entry.clone())
         });
@@ -367,13 +384,45 @@ impl<'t, 's> Call<'t, 's> {
             }
             kept
         })?;
-        Ok(doomed.len())
+        // Its pieces not in memory go too: stored ones (their metadata is enough to delete
+        // them) and refused ones (damaged or held back), so that nothing of the tenant is left
+        // for a later tenant of the same id.
+        let cold = self.tx.read(&self.core.cold)?;
+        let mut unloaded: Vec<(PieceId, u64)> = cold
+            .iter()
+            .filter(|(_, c)| c.tenant == *tenant)
+            .map(|(id, c)| (*id, c.version))
+            .collect();
+        let refused: Vec<(PieceId, u64)> = self
+            .core
+            .refused_of(tenant)
+            .into_iter()
+            .filter(|id| !unloaded.iter().any(|(u, _)| u == id))
+            .map(|id| (id, 0))
+            .collect();
+        unloaded.extend(refused);
+        if !unloaded.is_empty() {
+            self.tx.alter(&self.core.cold, |pieces| {
+                let mut kept = pieces.clone();
+                for (id, _) in &unloaded {
+                    kept.remove(id);
+                }
+                kept
+            })?;
+        }
+        for (id, version) in &unloaded {
+            self.deleted.push((*id, *version, tenant.clone()));
+        }
+        let count = doomed.len() + unloaded.len();
+        self.unloaded_deleted.extend(unloaded);
+        Ok(count)
     }
 
     /// Whether committing this call would create, change or delete anything.
     pub(crate) fn changes_anything(&self) -> bool {
         !self.created.is_empty()
             || !self.deleted.is_empty()
+            || !self.unloaded_deleted.is_empty()
             || self
                 .work
                 .iter()
@@ -466,6 +515,7 @@ impl<'t, 's> Call<'t, 's> {
             created,
             commits,
             deletions,
+            starts: self.unloaded_deleted,
         }
     }
 

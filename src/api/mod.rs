@@ -40,6 +40,25 @@ pub struct PieceEntry {
     pub tenant: TenantId,
     /// Who may use it (its own ref: sharing does not rewrite the piece registry).
     pub access: Ref<access::PieceAccess>,
+    /// When a call last used it (ms on the API's clock): idle pieces are evicted.
+    pub last_used: Arc<std::sync::atomic::AtomicU64>,
+    /// The version it had when it was loaded from the store (durable by definition); `None`
+    /// for a piece created in this process (durable once the store says so).
+    pub loaded_version: Option<u64>,
+}
+
+/// A piece the store holds that is not in memory: what `list-pieces` and the first access
+/// check need, without loading it.
+#[derive(Clone, Debug)]
+pub struct ColdPiece {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its title.
+    pub title: Arc<str>,
+    /// Its durable version.
+    pub version: u64,
+    /// Who may use it.
+    pub access: Arc<access::PieceAccess>,
 }
 
 /// What one committed transaction did to one piece: its creation, a change, or its deletion.
@@ -185,6 +204,10 @@ impl Drop for WriteInFlight<'_> {
 pub(crate) struct Core {
     pub(crate) stm: Stm,
     pub(crate) pieces: Ref<imbl::HashMap<PieceId, PieceEntry>>,
+    /// Pieces in the store but not in memory (loaded on first access).
+    pub(crate) cold: Ref<imbl::HashMap<PieceId, ColdPiece>>,
+    /// The clock of `PieceEntry::last_used`.
+    pub(crate) epoch: Instant,
     pub(crate) methods: MethodRegistry,
     pub(crate) sink: Arc<dyn EventSink>,
     /// Puts each piece's commits in version order for the sink.
@@ -219,6 +242,39 @@ impl std::fmt::Debug for Api {
 }
 
 impl Core {
+    /// Milliseconds on the API's clock (for `PieceEntry::last_used`).
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// A registry entry for a piece entering memory at its current version.
+    pub(crate) fn entry_for(
+        &self,
+        tenant: TenantId,
+        piece: Piece,
+        access: access::PieceAccess,
+        from_store: bool,
+    ) -> PieceEntry {
+        let loaded_version = from_store.then_some(piece.version);
+        PieceEntry {
+            piece: piece_ref(&self.stm, piece),
+            tenant,
+            access: self.stm.create_ref(access),
+            last_used: Arc::new(std::sync::atomic::AtomicU64::new(self.now_ms())),
+            loaded_version,
+        }
+    }
+
+    /// The refused pieces of `tenant`.
+    pub(crate) fn refused_of(&self, tenant: &TenantId) -> Vec<PieceId> {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused
+            .iter()
+            .filter(|(_, (owner, _))| owner == tenant)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The error of a refused piece `id`, if `tenant` owns one.
     pub(crate) fn refused_piece(&self, tenant: &TenantId, id: PieceId) -> Option<Error> {
         let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
@@ -234,26 +290,58 @@ impl Api {
     /// `tenant`, replacing any piece of that id: no commit, no record, no event. Its next
     /// commit is `piece.version + 1`.
     pub fn install(&self, tenant: TenantId, piece: Piece, access: access::PieceAccess) {
+        self.install_where(Some(tenant), piece, access);
+    }
+
+    /// Installs a piece loaded because it was cold, only if it still is (a deletion may have
+    /// removed it meanwhile), under the tenant the cold map names. Returns whether it was.
+    pub fn install_cold(&self, piece: Piece, access: access::PieceAccess) -> bool {
+        self.install_where(None, piece, access)
+    }
+
+    fn install_where(
+        &self,
+        tenant: Option<TenantId>,
+        piece: Piece,
+        access: access::PieceAccess,
+    ) -> bool {
         let id = piece.id;
         let version = piece.version;
-        let entry = PieceEntry {
-            piece: piece_ref(&self.0.stm, piece),
-            tenant,
-            access: self.0.stm.create_ref(access),
+        let must_be_cold = tenant.is_none();
+        let owner = match tenant {
+            Some(t) => t,
+            None => match self.cold_tenant(id) {
+                Some(t) => t,
+                None => return false,
+            },
         };
-        let _ = self.0.stm.atomically(|tx| {
-            tx.alter(&self.0.pieces, |registry| {
-                registry.update(id, entry.clone())
-            })?;
-            Ok::<_, Error>(())
-        });
+        let entry = self.0.entry_for(owner, piece, access, true);
+        // Its order starts before anyone can find the piece: a commit of it made the moment it
+        // is in the registry must find its predecessor's version there.
         self.0.order.forget(id);
         self.0.order.start(id, version);
-        self.0
-            .refused
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let installed = self
+            .0
+            .stm
+            .atomically(|tx| {
+                if must_be_cold && !tx.read(&self.0.cold)?.contains_key(&id) {
+                    return Ok::<_, Error>(false);
+                }
+                tx.alter(&self.0.pieces, |registry| {
+                    registry.update(id, entry.clone())
+                })?;
+                tx.alter(&self.0.cold, |cold| cold.without(&id))?;
+                Ok(true)
+            })
+            .unwrap_or(false);
+        if installed {
+            self.0
+                .refused
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        }
+        installed
     }
 
     /// Removes a piece from the registry without a record or an event (the store no longer
@@ -279,8 +367,88 @@ impl Api {
         // still on their way arrive in order (and fail); installing it again restarts it.
         let _ = self.0.stm.atomically(|tx| {
             tx.alter(&self.0.pieces, |registry| registry.without(&id))?;
+            tx.alter(&self.0.cold, |cold| cold.without(&id))?;
             Ok::<_, Error>(())
         });
+    }
+
+    /// Records a piece the store holds without loading it (start-up): calls naming it get
+    /// [`Error::PieceNotLoaded`] until [`Api::install`] brings it in.
+    pub fn add_cold(&self, id: PieceId, cold: ColdPiece) {
+        let _ = self.0.stm.atomically(|tx| {
+            tx.alter(&self.0.cold, |pieces| pieces.update(id, cold.clone()))?;
+            Ok::<_, Error>(())
+        });
+    }
+
+    /// The tenant of piece `id` if it is in the store but not in memory.
+    pub fn cold_tenant(&self, id: PieceId) -> Option<TenantId> {
+        self.0
+            .stm
+            .atomically(|tx| {
+                Ok::<_, Error>(tx.read(&self.0.cold)?.get(&id).map(|c| c.tenant.clone()))
+            })
+            .unwrap_or(None)
+    }
+
+    /// The tenant a refused (or held back) piece belongs to.
+    pub fn refused_tenant(&self, id: PieceId) -> Option<TenantId> {
+        self.0
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .map(|(tenant, _)| tenant.clone())
+    }
+
+    /// Loaded pieces and when a call last used each (ms ago).
+    pub fn loaded_pieces(&self) -> Vec<(PieceId, u64)> {
+        let now = self.0.now_ms();
+        let registry = self
+            .0
+            .stm
+            .atomically(|tx| Ok::<_, Error>(tx.read(&self.0.pieces)?))
+            .unwrap_or_default();
+        registry
+            .iter()
+            .map(|(id, e)| {
+                let used = e.last_used.load(std::sync::atomic::Ordering::Relaxed);
+                (*id, now.saturating_sub(used))
+            })
+            .collect()
+    }
+
+    /// Takes a loaded piece out of memory, keeping what `list-pieces` needs: only if every
+    /// commit of it is durable (`durable` is the last version the store has of it, `None` if
+    /// none was written since it entered memory). Its next use loads it again. Returns
+    /// whether it was evicted.
+    pub fn evict(&self, id: PieceId, durable: Option<u64>) -> bool {
+        let evicted = self.0.stm.atomically(|tx| {
+            let Some(entry) = tx.read(&self.0.pieces)?.get(&id).cloned() else {
+                return Ok::<_, Error>(false);
+            };
+            let piece = tx.read(&entry.piece)?;
+            if Some(piece.version) != durable.or(entry.loaded_version) {
+                return Ok(false);
+            }
+            let access = tx.read(&entry.access)?;
+            // A write of its ref: a call still using the piece conflicts with the eviction.
+            tx.write(&entry.piece, (*piece).clone());
+            let cold = ColdPiece {
+                tenant: entry.tenant.clone(),
+                title: piece.title.clone(),
+                version: piece.version,
+                access: access.clone(),
+            };
+            tx.alter(&self.0.pieces, |registry| registry.without(&id))?;
+            tx.alter(&self.0.cold, |pieces| pieces.update(id, cold.clone()))?;
+            Ok(true)
+        });
+        let evicted = evicted.unwrap_or(false);
+        if evicted {
+            self.0.order.forget(id);
+        }
+        evicted
     }
 
     /// Serves piece `id` again as not found (the store no longer has it).
@@ -350,9 +518,12 @@ impl Api {
         let stm = Stm::new(config);
         let pieces = stm.create_ref(imbl::HashMap::new());
         let write_refusal = stm.create_ref(None);
+        let cold = stm.create_ref(imbl::HashMap::new());
         let api = Api(Arc::new(Core {
             stm,
             pieces,
+            cold,
+            epoch: Instant::now(),
             methods: MethodRegistry::default(),
             sink,
             order: order::CommitOrder::default(),
@@ -409,7 +580,9 @@ impl Api {
         let id = self.0.stm.atomically(|tx| {
             Call::check_writable(tx, &self.0)?;
             in_flight.get_or_insert_with(|| WriteInFlight::enter(&self.0.writes_in_flight));
-            if tx.read(&self.0.pieces)?.contains_key(&piece.id) {
+            if tx.read(&self.0.pieces)?.contains_key(&piece.id)
+                || tx.read(&self.0.cold)?.contains_key(&piece.id)
+            {
                 return Err(Error::ValidationFailed {
                     message: format!("piece {} already exists", piece.id),
                 });
@@ -454,6 +627,11 @@ impl Api {
         for (commit, ack) in commits.zip(acks) {
             commit.ack = AckSlot(Some(ack));
             commit.txn = txn;
+        }
+        for (id, version) in std::mem::take(&mut committed.starts) {
+            self.0.order.forget(id);
+            self.0.order.start(id, version);
+            self.clear_refusal(id);
         }
         self.0.order.submit(committed, &*self.0.sink);
         durable
@@ -580,9 +758,18 @@ impl Api {
             .stm
             .atomically(|tx| Ok::<_, Error>(tx.read(&self.0.pieces)?))
             .unwrap_or_default();
+        let cold = self
+            .0
+            .stm
+            .atomically(|tx| Ok::<_, Error>(tx.read(&self.0.cold)?))
+            .unwrap_or_default();
         let mut counts = std::collections::HashMap::new();
-        for entry in registry.values() {
-            *counts.entry(entry.tenant.clone()).or_insert(0) += 1;
+        for tenant in registry
+            .values()
+            .map(|e| &e.tenant)
+            .chain(cold.values().map(|c| &c.tenant))
+        {
+            *counts.entry(tenant.clone()).or_insert(0) += 1;
         }
         counts
     }

@@ -39,6 +39,8 @@ pub(crate) struct Committed {
     pub(crate) commits: Vec<PieceCommit>,
     /// Deletions (version = the piece's last version).
     pub(crate) deletions: Vec<PieceCommit>,
+    /// Pieces deleted while not in memory, with their version: their order starts there.
+    pub(crate) starts: Vec<(PieceId, u64)>,
 }
 
 /// Where a submission sorts among a piece's submissions: the creation at version v, a

@@ -294,6 +294,21 @@ pub(crate) static KEYS: &[Key] = &[
     },
     Key {
         section: "store",
+        name: "evict_idle_seconds",
+        flag: None,
+        kind: KeyKind::Integer,
+        default: "600",
+        example: "60",
+        secret: false,
+        help: "a loaded piece with no subscribers leaves memory after this many idle seconds",
+        inert: None,
+        set: |c, v| {
+            c.store.evict_idle_seconds = int(v, 1, U32_MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
         name: "snapshot_every",
         flag: None,
         kind: KeyKind::Integer,

@@ -95,6 +95,9 @@ pub struct StoreConfig {
     pub max_unflushed: usize,
     /// `store.snapshot_every`: records of a piece between snapshots. Default 1,000.
     pub snapshot_every: u64,
+    /// `store.evict_idle_seconds`: a loaded piece with no subscribers that no call used for
+    /// this long leaves memory (it stays in the store). Default 600.
+    pub evict_idle_seconds: u64,
 }
 
 /// When a write is acknowledged relative to its redo record.
@@ -357,6 +360,7 @@ impl Default for Config {
                 durability: Durability::Sync,
                 max_unflushed: 10_000,
                 snapshot_every: 1_000,
+                evict_idle_seconds: 600,
             },
             auth: AuthConfig {
                 mode: AuthMode::None,

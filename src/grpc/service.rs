@@ -66,6 +66,12 @@ impl OoloiGrpc {
     }
 
     /// The registered client the caller calls from.
+    /// Whether `method` changes the tenant registry (an admin method other than a read): its
+    /// answer waits until the change is stored.
+    fn changes_tenants(&self, method: &str) -> bool {
+        crate::server::changes_tenants(self.server.api(), method)
+    }
+
     fn calling_client(&self, caller: &Caller) -> Result<Arc<Client>, Error> {
         let unauthenticated = |message: String| Error::Unauthenticated { message };
         let Some(id) = &caller.client else {
@@ -154,34 +160,72 @@ impl OoloiService for OoloiGrpc {
             Some(bytes) if bytes.len() > HEAVY_REQUEST_BYTES => Lane::Heavy,
             _ => Lane::Light,
         };
-        let api = self.server.api().clone();
         let limits = self.limits;
         // Decoding, the call and encoding all run on the executor: each is CPU work that grows
         // with the request or the piece, and none of it may hold an async worker.
-        let job = move || -> Result<(bytes::Bytes, Durable), Error> {
-            let params = match params {
-                None => Value::Nil,
-                Some(bytes) => wire::decode(&bytes, &limits)
-                    .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
-            };
-            let (result, durable) =
-                api.execute_durably(&caller, &method, &params, Some(deadline))?;
-            Ok((wire::encode(&result).into(), durable))
+        let job = || {
+            let (api, caller, method, params) = (
+                self.server.api().clone(),
+                caller.clone(),
+                method.clone(),
+                params.clone(),
+            );
+            move || -> Result<(bytes::Bytes, Durable), Error> {
+                let params = match params {
+                    None => Value::Nil,
+                    Some(bytes) => wire::decode(&bytes, &limits)
+                        .map_err(|e| Error::InvalidValue(e.with_root("params")))?,
+                };
+                let (result, durable) =
+                    api.execute_durably(&caller, &method, &params, Some(deadline))?;
+                Ok((wire::encode(&result).into(), durable))
+            }
         };
-        let running =
-            self.server
+        let mut loads = 0;
+        let outcome = loop {
+            let running = self
+                .server
                 .executor()
-                .spawn_in(lane, job)
+                .spawn_in(lane, job())
                 .map_err(|busy| Error::Overloaded {
                     message: busy.to_string(),
                     retry_after_ms: OVERLOADED_RETRY_MS,
                 })?;
-        let outcome = match running.await {
-            // The write is acknowledged once the durability stage has settled it; the wait
-            // holds no thread.
-            Ok(Ok((bytes, durable))) => durable.await.map(|()| bytes),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Internal("the call failed".into())),
+            match running.await {
+                // The write is acknowledged once the durability stage has settled it; the
+                // wait holds no thread.
+                Ok(Ok((bytes, durable))) => {
+                    break match durable.await {
+                        Ok(()) if self.changes_tenants(&method) => self
+                            .server
+                            .durability()
+                            .tenants_durable()
+                            .await
+                            .map(|()| bytes),
+                        outcome => outcome.map(|()| bytes),
+                    };
+                }
+                // A piece in the store but not in memory (also inside an atomic batch): load
+                // it, then call again.
+                Ok(Err(e))
+                    if matches!(e.root(), Error::PieceNotLoaded { .. })
+                        && loads < crate::server::MAX_LOADS_PER_CALL
+                        && std::time::Instant::now() < deadline =>
+                {
+                    loads += 1;
+                    let Error::PieceNotLoaded { piece_id } = e.root() else {
+                        break Err(e);
+                    };
+                    let Ok(id) = piece_id.parse() else {
+                        break Err(Error::Internal("a piece id".into()));
+                    };
+                    if let Err(e) = self.server.load_piece(id).await {
+                        break Err(e);
+                    }
+                }
+                Ok(Err(e)) => break Err(e),
+                Err(_) => break Err(Error::Internal("the call failed".into())),
+            }
         };
         client.stats().record_api_call(outcome.is_ok());
         Ok(Response::new(ResponseFrame {

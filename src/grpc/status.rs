@@ -43,7 +43,7 @@ fn code_of(error: &Error) -> Code {
         Error::TenantNotFound { .. } => Code::NotFound,
         Error::QuotaExceeded { .. } => Code::ResourceExhausted,
         Error::ProtocolViolation(_) => Code::Unimplemented,
-        Error::StoreUnavailable { .. } => Code::Unavailable,
+        Error::StoreUnavailable { .. } | Error::PieceNotLoaded { .. } => Code::Unavailable,
         Error::DataLoss { .. } => Code::DataLoss,
         Error::Internal(_) => Code::Internal,
         Error::BatchOperationFailed { source, .. } => code_of(source),
@@ -57,7 +57,9 @@ fn context(error: &Error, metadata: &mut HashMap<String, String>) -> Option<Stri
             metadata.insert("method".into(), method.clone());
             None
         }
-        Error::PieceNotFound { piece_id } | Error::DataLoss { piece_id, .. } => {
+        Error::PieceNotFound { piece_id }
+        | Error::DataLoss { piece_id, .. }
+        | Error::PieceNotLoaded { piece_id } => {
             metadata.insert("piece_id".into(), piece_id.clone());
             None
         }
@@ -153,6 +155,7 @@ fn retry_after(error: &Error) -> Option<std::time::Duration> {
         }
         // The store is retried every second while it is down.
         Error::StoreUnavailable { .. } => Some(std::time::Duration::from_secs(1)),
+        Error::PieceNotLoaded { .. } => Some(std::time::Duration::from_millis(100)),
         _ => None,
     }
 }

@@ -96,6 +96,7 @@ impl Store for MemoryStore {
                         created_us: e.at_us,
                         updated_us: e.at_us,
                         version: e.version,
+                        access: e.access.clone().unwrap_or_default(),
                     });
                 }
                 (EntryKind::Changed { title }, Some(meta)) => {
@@ -104,6 +105,9 @@ impl Store for MemoryStore {
                     }
                     meta.updated_us = e.at_us;
                     meta.version = e.version;
+                    if let Some(access) = &e.access {
+                        meta.access = access.clone();
+                    }
                 }
                 (EntryKind::Changed { .. }, None) | (EntryKind::Deleted, _) => {}
             }

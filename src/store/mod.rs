@@ -99,6 +99,9 @@ pub struct PieceMeta {
     pub updated_us: i64,
     /// Its latest durable version.
     pub version: u64,
+    /// Who may use it as of that version (the encoded access): `list-pieces` and the first
+    /// access check need no load.
+    pub access: Vec<u8>,
 }
 
 /// A stored body (a record or a snapshot) at a version, with its checksum.

@@ -35,6 +35,9 @@ use crate::model::{ChangeOp, PieceId};
 /// The most records one store transaction takes.
 pub const MAX_GROUP: usize = 512;
 
+/// How long an append may take before the store counts as failed.
+const APPEND_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How often a failed store is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
@@ -66,7 +69,11 @@ struct Queue {
     /// Records acknowledged before they were durable (async), not yet written.
     unflushed: usize,
     /// Tenant records to store (`None`: removed), in order.
-    tenants: Vec<(TenantId, Option<Vec<u8>>)>,
+    tenants: Vec<(u64, TenantId, Option<Vec<u8>>)>,
+    /// The number of the last tenant change queued.
+    tenants_queued: u64,
+    /// Records the writer took and has not settled yet (they count as queued).
+    in_writer: usize,
     /// No more records: the writer drains what is queued and stops.
     closed: bool,
 }
@@ -93,10 +100,13 @@ struct Shared {
     hooks: OnceLock<Arc<dyn StageHooks>>,
     /// The store failed and has not recovered.
     failed: AtomicBool,
+    /// The number of the last tenant change stored (they are stored in order).
+    tenants_written: AtomicU64,
     /// Pieces that lost commits in the failure: reloaded on recovery.
     dirty: Mutex<HashSet<PieceId>>,
-    /// Per piece: records written since its last snapshot, and its last durable version.
-    since_snapshot: Mutex<HashMap<PieceId, (u64, u64)>>,
+    /// Per piece: records written since its last snapshot, its last durable version, and
+    /// whether a snapshot of it is being taken.
+    since_snapshot: Mutex<HashMap<PieceId, (u64, u64, bool)>>,
     stats: Arc<StageStats>,
 }
 
@@ -207,6 +217,7 @@ impl DurabilityStage {
             api: OnceLock::new(),
             hooks: OnceLock::new(),
             failed: AtomicBool::new(false),
+            tenants_written: AtomicU64::new(0),
             dirty: Mutex::new(HashSet::new()),
             since_snapshot: Mutex::new(HashMap::new()),
             stats: Arc::new(StageStats::default()),
@@ -239,7 +250,8 @@ impl DurabilityStage {
 
     /// Records queued and not durable yet.
     pub fn queued(&self) -> usize {
-        self.lock().items.len()
+        let queue = self.lock();
+        queue.items.len() + queue.in_writer
     }
 
     /// Connects the stage to the API it serves (for the write gate, snapshots and reloads)
@@ -275,7 +287,10 @@ impl DurabilityStage {
                 if close {
                     queue.closed = true;
                 }
-                if queue.items.is_empty() && (queue.tenants.is_empty() || self.is_failed()) {
+                if queue.items.is_empty()
+                    && queue.in_writer == 0
+                    && (queue.tenants.is_empty() || self.is_failed())
+                {
                     break;
                 }
             }
@@ -293,6 +308,7 @@ impl DurabilityStage {
             let tenants = std::mem::take(&mut self.lock().tenants);
             if !tenants.is_empty() {
                 self.write_tenants(tenants).await;
+                self.0.drained.notify_waiters();
             }
             let group: Option<Vec<Pending>> = {
                 let mut queue = self.lock();
@@ -311,6 +327,7 @@ impl DurabilityStage {
                     0 if queue.closed => queue.items.len(),
                     n => n,
                 };
+                queue.in_writer = n;
                 (n > 0).then(|| queue.items.drain(..n).collect())
             };
             let Some(group) = group else {
@@ -318,18 +335,19 @@ impl DurabilityStage {
                 continue;
             };
             self.write_group(group).await;
+            self.lock().in_writer = 0;
         }
     }
 
     /// Stores tenant changes; on failure they stay queued (ahead of later ones) for after the
     /// store recovered.
-    async fn write_tenants(&self, changes: Vec<(TenantId, Option<Vec<u8>>)>) {
+    async fn write_tenants(&self, changes: Vec<(u64, TenantId, Option<Vec<u8>>)>) {
         let Some(store) = self.0.store.get() else {
             return;
         };
         if !self.is_failed() {
             let mut done = 0;
-            for (tenant, body) in &changes {
+            for (seq, tenant, body) in &changes {
                 let outcome = match body {
                     Some(body) => store.put_tenant(tenant, body).await,
                     None => store.delete_tenant(tenant).await,
@@ -340,6 +358,7 @@ impl DurabilityStage {
                     self.enter_failure();
                     break;
                 }
+                self.0.tenants_written.store(*seq, Relaxed);
                 done += 1;
             }
             if done == changes.len() {
@@ -358,8 +377,36 @@ impl DurabilityStage {
     /// Queues a tenant record to store (`None`: removed). Written ahead of the next group of
     /// records; the admin call does not wait for it.
     pub fn tenant_changed(&self, tenant: &TenantId, body: Option<Vec<u8>>) {
-        self.lock().tenants.push((tenant.clone(), body));
+        let mut queue = self.lock();
+        queue.tenants_queued += 1;
+        let seq = queue.tenants_queued;
+        queue.tenants.push((seq, tenant.clone(), body));
+        drop(queue);
         self.0.wake_writer.notify_one();
+    }
+
+    /// Waits until every tenant change queued so far is stored (an admin call is acknowledged
+    /// only then); fails if the store fails first.
+    pub async fn tenants_durable(&self) -> Result<(), crate::error::Error> {
+        let target = self.lock().tenants_queued;
+        if self.0.store.get().is_none() {
+            return Ok(()); // not open: the changes are stored once it is (start-up seeds)
+        }
+        loop {
+            let drained = self.0.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.0.tenants_written.load(Relaxed) >= target {
+                return Ok(());
+            }
+            if self.is_failed() {
+                return Err(crate::error::Error::StoreUnavailable {
+                    message: "the store is unavailable; the tenant change is not stored".into(),
+                });
+            }
+            self.0.wake_writer.notify_one();
+            drained.await;
+        }
     }
 
     async fn write_group(&self, group: Vec<Pending>) {
@@ -374,7 +421,14 @@ impl DurabilityStage {
             return;
         };
         let started = Instant::now();
-        let outcome = store.append(&entries).await;
+        // A store that stops answering (a connection black-holed) fails like one that refuses.
+        let outcome = match tokio::time::timeout(APPEND_TIMEOUT, store.append(&entries)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(super::StoreError::Unavailable(format!(
+                "no answer from the store within {} s",
+                APPEND_TIMEOUT.as_secs()
+            ))),
+        };
         self.0
             .stats
             .append_us
@@ -406,8 +460,10 @@ impl DurabilityStage {
             Err(e) => {
                 self.0.stats.failures.fetch_add(1, Relaxed);
                 tracing::error!(target: "ooloi_server::store", error = %e, records = group.len(), "append failed: writes are refused until the store recovers");
-                self.fail(group, e.to_string());
+                // The gate closes and readiness turns false before any caller hears of the
+                // failure.
                 self.enter_failure();
+                self.fail(group, e.to_string());
             }
         }
     }
@@ -501,10 +557,20 @@ impl DurabilityStage {
                             .unwrap_or_else(|e| e.into_inner())
                             .remove(piece);
                     }
-                    Err(e) => {
-                        tracing::warn!(target: "ooloi_server::store", piece = %piece, error = %e, "reload after the store failure failed; retrying");
+                    Err(crate::error::Error::StoreUnavailable { message }) => {
+                        tracing::warn!(target: "ooloi_server::store", piece = %piece, error = %message, "reload after the store failure failed; retrying");
                         reloaded = false;
                         break;
+                    }
+                    Err(e) => {
+                        // Damaged in the store: refused (DATA_LOSS), never written; the other
+                        // pieces recover.
+                        tracing::error!(target: "ooloi_server::store", piece = %piece, error = %e, "piece refused after the store failure: its stored data is damaged");
+                        self.0
+                            .dirty
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(piece);
                     }
                 }
             }
@@ -533,11 +599,13 @@ impl DurabilityStage {
             counts.remove(&commit.piece_id);
             return;
         }
-        let (n, durable) = counts.entry(commit.piece_id).or_insert((0, 0));
+        let (n, durable, taking) = counts.entry(commit.piece_id).or_insert((0, 0, false));
         *n += 1;
         *durable = commit.version;
-        if *n >= self.0.snapshot_every {
-            *n = 0;
+        // Due until one is taken: a snapshot skipped (its piece was ahead of the store) is
+        // tried again at the next record, one at a time per piece.
+        if *n >= self.0.snapshot_every && !*taking {
+            *taking = true;
             due.push(commit.piece_id);
         }
     }
@@ -550,38 +618,53 @@ impl DurabilityStage {
         };
         let stage = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = stage.snapshot(&api, piece).await {
+            let taken = stage.snapshot(&api, piece).await;
+            if let Err(e) = &taken {
                 stage.0.stats.snapshot_failures.fetch_add(1, Relaxed);
                 tracing::warn!(target: "ooloi_server::store", piece = %piece, error = %e, "snapshot failed; the log is kept");
+            }
+            let mut counts = stage
+                .0
+                .since_snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((n, _, taking)) = counts.get_mut(&piece) {
+                *taking = false;
+                if matches!(taken, Ok(true)) {
+                    *n = 0;
+                }
             }
         });
     }
 
     /// Snapshots `piece` now (also used by benchmarks and tests).
-    pub async fn snapshot(&self, api: &Api, piece: PieceId) -> Result<(), crate::error::Error> {
-        let durable = api.clone();
+    /// Snapshots `piece` now if its state in memory is all durable; returns whether it did.
+    pub async fn snapshot(&self, api: &Api, piece: PieceId) -> Result<bool, crate::error::Error> {
+        // A version the writer has not made durable yet (a commit racing the snapshot) is not
+        // snapshotted: after a crash the snapshot would hold what the log does not. Checked
+        // before the (costly) encoding; the next record tries again.
+        let Some((state, access)) = api.piece_state(piece) else {
+            return Ok(false);
+        };
+        if self
+            .durable_version_of(piece)
+            .is_none_or(|durable| state.version != durable)
+        {
+            return Ok(false);
+        }
         let encoded = tokio::task::spawn_blocking(move || {
-            let (piece, access) = durable.piece_state(piece)?;
-            let state = super::record::PieceState { piece, access };
+            let state = super::record::PieceState {
+                piece: state,
+                access,
+            };
             let body = state.encode();
-            Some((state.piece.version, checksum(&body), body))
+            (state.piece.version, checksum(&body), body)
         })
         .await
         .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-        let Some((version, sum, body)) = encoded else {
-            return Ok(());
-        };
-        // A version the writer has not made durable yet (a commit racing the snapshot) is
-        // not snapshotted: after a crash the snapshot would hold what the log does not. The
-        // next snapshot takes it.
-        if self
-            .durable_version_of(piece)
-            .is_none_or(|durable| version > durable)
-        {
-            return Ok(());
-        }
+        let (version, sum, body) = encoded;
         let Some(store) = self.0.store.get() else {
-            return Ok(());
+            return Ok(false);
         };
         store
             .put_snapshot(
@@ -594,17 +677,17 @@ impl DurabilityStage {
             )
             .await?;
         self.0.stats.snapshots.fetch_add(1, Relaxed);
-        Ok(())
+        Ok(true)
     }
 
     /// The last version of `piece` this stage made durable, if it wrote any.
-    fn durable_version_of(&self, piece: PieceId) -> Option<u64> {
+    pub fn durable_version_of(&self, piece: PieceId) -> Option<u64> {
         self.0
             .since_snapshot
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&piece)
-            .map(|(_, durable)| *durable)
+            .map(|(_, durable, _)| *durable)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Bringing pieces back from the store: the newest snapshot whose checksum holds, then the
-//! records after it. A damaged snapshot is reported and the next older one is tried (the log
+//! Bringing pieces back from the store. At start-up every stored piece is registered from its
+//! metadata, unloaded; the first call that uses one loads it: the newest snapshot whose
+//! checksum holds, then the records after it. A damaged snapshot is reported and the next older one is tried (the log
 //! is kept behind it); a damaged or missing record makes the piece unloadable, reported with
 //! DATA_LOSS, and such a piece is never installed, so nothing damaged is served or written
 //! back over the stored data.
@@ -13,11 +14,9 @@ use crate::model::PieceId;
 /// What start-up recovery did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovered {
-    /// Pieces loaded.
+    /// Pieces registered (loaded on first access).
     pub pieces: usize,
-    /// Records replayed on top of snapshots (or creations).
-    pub records: usize,
-    /// Pieces that could not be loaded (damaged data), with why.
+    /// Pieces refused (damaged metadata), with why.
     pub failed: Vec<(PieceId, String)>,
 }
 
@@ -65,22 +64,35 @@ pub async fn load_state(store: &dyn Store, piece: PieceId) -> Result<(PieceState
     Err(loss(problems.join("; ")))
 }
 
-/// Loads every piece the store holds into `api` (start-up). Pieces whose data is damaged are
-/// reported and left out; the rest load.
+/// Registers every piece the store holds with `api` without loading it (start-up): its
+/// metadata and access are enough for `list-pieces` and for the first access check, and the
+/// first call that uses it loads it ([`load`]).
 pub async fn recover_all(store: &dyn Store, api: &Api) -> Result<Recovered, StoreError> {
     let mut recovered = Recovered::default();
     for meta in store.catalogue().await? {
-        match load_state(store, meta.piece_id).await {
-            Ok((state, replayed)) => {
-                api.install(meta.tenant.clone(), state.piece, state.access);
+        let access =
+            crate::value::wire::decode(&meta.access, &crate::value::ValueLimits::default())
+                .map_err(|e| e.to_string())
+                .and_then(|v| super::record::access_from_value(&v));
+        match access {
+            Ok(access) => {
+                api.add_cold(
+                    meta.piece_id,
+                    crate::api::ColdPiece {
+                        tenant: meta.tenant.clone(),
+                        title: meta.title.as_str().into(),
+                        version: meta.version,
+                        access: std::sync::Arc::new(access),
+                    },
+                );
                 recovered.pieces += 1;
-                recovered.records += replayed;
-            }
-            Err(Error::StoreUnavailable { message }) => {
-                return Err(StoreError::Unavailable(message));
             }
             Err(e) => {
-                tracing::error!(target: "ooloi_server::store", piece = %meta.piece_id, tenant = %meta.tenant, error = %e, "piece not loaded: its stored data is damaged");
+                let e = Error::DataLoss {
+                    piece_id: meta.piece_id.to_string(),
+                    message: format!("its stored access: {e}"),
+                };
+                tracing::error!(target: "ooloi_server::store", piece = %meta.piece_id, tenant = %meta.tenant, error = %e, "piece refused: its stored metadata is damaged");
                 api.refuse_piece(meta.tenant.clone(), meta.piece_id, e.clone());
                 recovered.failed.push((meta.piece_id, e.to_string()));
             }
@@ -89,18 +101,37 @@ pub async fn recover_all(store: &dyn Store, api: &Api) -> Result<Recovered, Stor
     Ok(recovered)
 }
 
+/// Loads `piece`, which `api` knows as stored but not in memory, and installs it. A piece whose
+/// data cannot be rebuilt is refused (DATA_LOSS from now on) and never written back.
+pub async fn load(store: &dyn Store, api: &Api, piece: PieceId) -> Result<usize, Error> {
+    let Some(tenant) = api.cold_tenant(piece) else {
+        return Ok(0); // loaded meanwhile, or gone
+    };
+    match load_state(store, piece).await {
+        Ok((state, replayed)) => {
+            api.install_cold(state.piece, state.access);
+            Ok(replayed)
+        }
+        Err(Error::StoreUnavailable { message }) => Err(Error::StoreUnavailable { message }),
+        // Deleted since it was listed: it is gone, not damaged.
+        Err(Error::PieceNotFound { .. }) => {
+            api.uninstall(piece);
+            Ok(0)
+        }
+        Err(e) => {
+            tracing::error!(target: "ooloi_server::store", piece = %piece, tenant = %tenant, error = %e, "piece not loaded: its stored data is damaged");
+            api.refuse_piece(tenant, piece, e.clone());
+            Err(e)
+        }
+    }
+}
+
 /// Reloads `piece` after a store failure: its durable state replaces what is in memory (the
 /// commits that failed are dropped); a piece the store no longer has is removed.
 pub async fn reload(store: &dyn Store, api: &Api, piece: PieceId) -> Result<(), Error> {
     match load_state(store, piece).await {
         Ok((state, _)) => {
-            let tenant = store
-                .catalogue()
-                .await?
-                .into_iter()
-                .find(|m| m.piece_id == piece)
-                .map(|m| m.tenant);
-            match tenant {
+            match api.refused_tenant(piece) {
                 Some(tenant) => api.install(tenant, state.piece, state.access),
                 None => {
                     api.uninstall(piece);
@@ -114,6 +145,13 @@ pub async fn reload(store: &dyn Store, api: &Api, piece: PieceId) -> Result<(), 
             api.clear_refusal(piece);
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(Error::StoreUnavailable { message }) => Err(Error::StoreUnavailable { message }),
+        Err(e) => {
+            // Damaged: refused for good (DATA_LOSS), so recovery of the rest goes on.
+            if let Some(tenant) = api.refused_tenant(piece) {
+                api.refuse_piece(tenant, piece, e.clone());
+            }
+            Err(e)
+        }
     }
 }

@@ -304,7 +304,8 @@ impl Store for SqlStore {
                 q.execute(&mut *tx).await.map_err(unavailable)?;
             }
             for piece in &deleted {
-                for table in ["redo_log", "snapshots", "pieces"] {
+                // The piece's row first (the row a snapshot also locks first).
+                for table in ["pieces", "redo_log", "snapshots"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE piece_id = $1"))
                         .bind(*piece)
                         .execute(&mut *tx)
@@ -319,7 +320,7 @@ impl Store for SqlStore {
     async fn catalogue(&self) -> Result<Vec<PieceMeta>, StoreError> {
         let rows = on_pool!(self, p => {
             sqlx::query(
-                "SELECT piece_id, tenant, title, owner, created_us, updated_us, version \
+                "SELECT piece_id, tenant, title, owner, created_us, updated_us, version, access \
                  FROM pieces ORDER BY tenant, piece_id",
             )
             .fetch_all(p)
@@ -335,6 +336,7 @@ impl Store for SqlStore {
                     r.try_get::<i64, _>(4)?,
                     r.try_get::<i64, _>(5)?,
                     r.try_get::<i64, _>(6)?,
+                    r.try_get::<Vec<u8>, _>(7)?,
                 ))
             })
             .collect::<Result<Vec<_>, _>>()
@@ -342,7 +344,7 @@ impl Store for SqlStore {
         });
         rows.into_iter()
             .map(
-                |(id, tenant, title, owner, created_us, updated_us, version)| {
+                |(id, tenant, title, owner, created_us, updated_us, version, access)| {
                     Ok(PieceMeta {
                         piece_id: piece_id_of(&id)?,
                         tenant: TenantId::from(tenant.as_str()),
@@ -351,6 +353,7 @@ impl Store for SqlStore {
                         created_us,
                         updated_us,
                         version: version_of(version),
+                        access,
                     })
                 },
             )
@@ -364,8 +367,17 @@ impl Store for SqlStore {
                 "SELECT version, body, checksum FROM {table} WHERE piece_id = $1 ORDER BY version {order}"
             )
         };
+        let postgres = matches!(self.pool, Pool::Postgres(_));
         let (snapshots, records) = on_pool!(self, p => {
             let mut tx = p.begin().await.map_err(unavailable)?;
+            if postgres {
+                // Both reads from one snapshot of the database: a snapshot and the log trimmed
+                // behind it between two reads would look like a gap.
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            }
             let mut both = Vec::new();
             for (table, order) in [("snapshots", "DESC"), ("redo_log", "ASC")] {
                 let rows = sqlx::query(&read(table, order))
@@ -397,12 +409,16 @@ impl Store for SqlStore {
         let id = piece.to_string();
         on_pool!(self, p => {
             let mut tx = p.begin().await.map_err(unavailable)?;
-            let exists = sqlx::query("SELECT 1 FROM pieces WHERE piece_id = $1")
+            // A write first: SQLite takes its write lock now rather than failing to upgrade a
+            // read later, and PostgreSQL locks the piece's row, the row a deletion of the piece
+            // also locks first, so the two never wait for each other in opposite orders.
+            let exists = sqlx::query("UPDATE pieces SET version = version WHERE piece_id = $1")
                 .bind(&id)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(unavailable)?
-                .is_some();
+                .rows_affected()
+                > 0;
             if !exists {
                 return Ok(());
             }

@@ -61,14 +61,30 @@ fn register_lifecycle(r: &MethodRegistry) {
         &[],
         "Lists the caller's pieces as [{:piece-id :title :version}], sorted by id",
         |call, _| {
+            let tenant = call.principal().tenant.clone();
             let registry = call.tx.read(&call.core.pieces)?;
             let mut ids: Vec<PieceId> = registry
                 .iter()
-                .filter(|(_, e)| e.tenant == call.principal().tenant)
+                .filter(|(_, e)| e.tenant == tenant)
                 .map(|(id, _)| *id)
                 .collect();
+            // Pieces in the store but not in memory are listed from their metadata, unloaded.
+            let cold = call.tx.read(&call.core.cold)?;
+            let mut listed: Vec<(PieceId, Value)> = cold
+                .iter()
+                .filter(|(_, c)| c.tenant == tenant && c.access.role_of(call.caller).is_some())
+                .map(|(id, c)| {
+                    (
+                        *id,
+                        Value::map([
+                            (kw("piece-id"), Value::string(id.to_string())),
+                            (kw("title"), Value::String(c.title.clone())),
+                            (kw("version"), Value::Int(c.version as i64)),
+                        ]),
+                    )
+                })
+                .collect();
             ids.sort();
-            let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 // Pieces of the tenant the caller has no role on are not listed.
                 let piece = match call.piece(id) {
@@ -76,13 +92,17 @@ fn register_lifecycle(r: &MethodRegistry) {
                     Err(Error::PieceNotFound { .. }) => continue,
                     Err(e) => return Err(e),
                 };
-                out.push(Value::map([
-                    (kw("piece-id"), Value::string(id.to_string())),
-                    (kw("title"), Value::String(piece.title.clone())),
-                    (kw("version"), Value::Int(piece.version as i64)),
-                ]));
+                listed.push((
+                    id,
+                    Value::map([
+                        (kw("piece-id"), Value::string(id.to_string())),
+                        (kw("title"), Value::String(piece.title.clone())),
+                        (kw("version"), Value::Int(piece.version as i64)),
+                    ]),
+                ));
             }
-            Ok(Value::vector(out))
+            listed.sort_by_key(|(id, _)| *id);
+            Ok(Value::vector(listed.into_iter().map(|(_, v)| v)))
         },
     ));
     r.register(Method::new(

@@ -286,6 +286,9 @@ pub(super) fn register(r: &MethodRegistry) {
                     "repeat the tenant id to confirm the deletion",
                 ));
             }
+            // The registry is not transactional: refuse before touching it if the store is
+            // down, so a refused call changes nothing.
+            crate::api::Call::check_writable(call.tx, call.core)?;
             let tenant = TenantId::from(id.as_str());
             let deleted = call.delete_pieces_of(&tenant)?;
             // The record goes before the commit (the registry is not transactional): a retried
