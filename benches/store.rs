@@ -354,12 +354,7 @@ fn main() {
         // Baseline in the same run: the same piece as one value in the wire codec (the form
         // records use), each way.
         use ooloi_server::model::entity::{FromValue, ToValue};
-        let unlimited = ooloi_server::value::ValueLimits {
-            max_collection_elements: usize::MAX,
-            max_total_nodes: usize::MAX,
-            max_message_bytes: usize::MAX,
-            ..Default::default()
-        };
+        let unlimited = ooloi_server::store::record::stored_limits();
         let as_value = ooloi_server::value::wire::encode(&state.piece.to_value());
         let value_encode = common::time(runs, || {
             ooloi_server::value::wire::encode(&state.piece.to_value())

@@ -218,6 +218,15 @@ impl Error {
         }
     }
 
+    /// The piece to load before calling again, if this failed (or a batch operation inside it
+    /// failed) only because that piece is not in memory.
+    pub fn piece_to_load(&self) -> Option<crate::model::PieceId> {
+        match self.root() {
+            Error::PieceNotLoaded { piece_id } => piece_id.parse().ok(),
+            _ => None,
+        }
+    }
+
     /// The innermost error (through failed batch operations).
     pub fn root(&self) -> &Error {
         match self {

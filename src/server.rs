@@ -399,39 +399,65 @@ impl Server {
             .map(|_| ())
     }
 
+    /// Runs `attempt` (one call of the API), and while it fails only because a piece is not in
+    /// memory, loads that piece and runs it again: at most [`MAX_LOADS_PER_CALL`] loads, and
+    /// none after `deadline`. Both transports call through it.
+    pub async fn with_loads<T, F, Fut>(
+        &self,
+        deadline: Option<std::time::Instant>,
+        mut attempt: F,
+    ) -> Result<T, crate::error::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::error::Error>>,
+    {
+        let mut loads = 0;
+        loop {
+            match attempt().await {
+                Err(e)
+                    if loads < MAX_LOADS_PER_CALL
+                        && deadline.is_none_or(|d| std::time::Instant::now() < d) =>
+                {
+                    let Some(piece) = e.piece_to_load() else {
+                        return Err(e);
+                    };
+                    loads += 1;
+                    self.load_piece(piece).await?;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Waits until a call of `method` whose commits `durable` tracks may be acknowledged:
+    /// its commits are durable and, if it changed tenants, so are those changes.
+    pub async fn acknowledged(
+        &self,
+        method: &str,
+        durable: crate::api::Durable,
+    ) -> Result<(), crate::error::Error> {
+        durable.await?;
+        if changes_tenants(&self.inner.api, method) {
+            self.inner.stage.tenants_durable().await?;
+        }
+        Ok(())
+    }
+
     /// Calls `method` as [`Api::execute_durably`] does, loading the pieces it needs from the
-    /// store first (for in-process callers; the gRPC handler does the same around the
-    /// executor).
+    /// store first, and returns once the call may be acknowledged (for in-process callers).
     pub async fn execute(
         &self,
         caller: &crate::identity::Caller,
         method: &str,
         params: &crate::value::Value,
-    ) -> Result<(crate::value::Value, crate::api::Durable), crate::error::Error> {
-        let mut loads = 0;
-        loop {
-            match self.inner.api.execute_durably(caller, method, params, None) {
-                Err(e)
-                    if loads < MAX_LOADS_PER_CALL
-                        && matches!(e.root(), crate::error::Error::PieceNotLoaded { .. }) =>
-                {
-                    loads += 1;
-                    let crate::error::Error::PieceNotLoaded { piece_id } = e.root() else {
-                        return Err(e);
-                    };
-                    let id = piece_id
-                        .parse()
-                        .map_err(|_| crate::error::Error::Internal("a piece id".into()))?;
-                    self.load_piece(id).await?;
-                }
-                Ok((value, durable)) if changes_tenants(&self.inner.api, method) => {
-                    durable.await?;
-                    self.inner.stage.tenants_durable().await?;
-                    return Ok((value, crate::api::Durable::done()));
-                }
-                outcome => return outcome,
-            }
-        }
+    ) -> Result<crate::value::Value, crate::error::Error> {
+        let (value, durable) = self
+            .with_loads(None, || async {
+                self.inner.api.execute_durably(caller, method, params, None)
+            })
+            .await?;
+        self.acknowledged(method, durable).await?;
+        Ok(value)
     }
 
     /// Every few seconds, takes out of memory the pieces no call used for

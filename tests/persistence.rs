@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ooloi_server::api::Durable;
 use ooloi_server::error::Error;
 use ooloi_server::identity::{Caller, ClientId, Principal, Roles};
 use ooloi_server::model::PieceId;
@@ -37,9 +36,7 @@ fn operator() -> Caller {
 /// Calls `method` (loading the pieces it needs) and waits until it is durable.
 async fn call(server: &Server, who: &Caller, method: &str, params: &str) -> Result<Value, Error> {
     let params = edn::parse(params).expect("test EDN");
-    let (value, durable): (Value, Durable) = server.execute(who, method, &params).await?;
-    durable.await?;
-    Ok(value)
+    server.execute(who, method, &params).await
 }
 
 async fn opened(url: &str, extra: &[(&str, &str)]) -> Server {

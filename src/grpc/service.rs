@@ -66,12 +66,6 @@ impl OoloiGrpc {
     }
 
     /// The registered client the caller calls from.
-    /// Whether `method` changes the tenant registry (an admin method other than a read): its
-    /// answer waits until the change is stored.
-    fn changes_tenants(&self, method: &str) -> bool {
-        crate::server::changes_tenants(self.server.api(), method)
-    }
-
     fn calling_client(&self, caller: &Caller) -> Result<Arc<Client>, Error> {
         let unauthenticated = |message: String| Error::Unauthenticated { message };
         let Some(id) = &caller.client else {
@@ -181,51 +175,33 @@ impl OoloiService for OoloiGrpc {
                 Ok((wire::encode(&result).into(), durable))
             }
         };
-        let mut loads = 0;
-        let outcome = loop {
-            let running = self
+        // A piece in the store but not in memory (also inside an atomic batch) is loaded and
+        // the call made again.
+        let called = self
+            .server
+            .with_loads(Some(deadline), || async {
+                let running = self
+                    .server
+                    .executor()
+                    .spawn_in(lane, job())
+                    .map_err(|busy| Error::Overloaded {
+                        message: busy.to_string(),
+                        retry_after_ms: OVERLOADED_RETRY_MS,
+                    })?;
+                running
+                    .await
+                    .unwrap_or_else(|_| Err(Error::Internal("the call failed".into())))
+            })
+            .await;
+        // The write is acknowledged once the durability stage has settled it; the wait holds
+        // no thread.
+        let outcome = match called {
+            Ok((bytes, durable)) => self
                 .server
-                .executor()
-                .spawn_in(lane, job())
-                .map_err(|busy| Error::Overloaded {
-                    message: busy.to_string(),
-                    retry_after_ms: OVERLOADED_RETRY_MS,
-                })?;
-            match running.await {
-                // The write is acknowledged once the durability stage has settled it; the
-                // wait holds no thread.
-                Ok(Ok((bytes, durable))) => {
-                    break match durable.await {
-                        Ok(()) if self.changes_tenants(&method) => self
-                            .server
-                            .durability()
-                            .tenants_durable()
-                            .await
-                            .map(|()| bytes),
-                        outcome => outcome.map(|()| bytes),
-                    };
-                }
-                // A piece in the store but not in memory (also inside an atomic batch): load
-                // it, then call again.
-                Ok(Err(e))
-                    if matches!(e.root(), Error::PieceNotLoaded { .. })
-                        && loads < crate::server::MAX_LOADS_PER_CALL
-                        && std::time::Instant::now() < deadline =>
-                {
-                    loads += 1;
-                    let Error::PieceNotLoaded { piece_id } = e.root() else {
-                        break Err(e);
-                    };
-                    let Ok(id) = piece_id.parse() else {
-                        break Err(Error::Internal("a piece id".into()));
-                    };
-                    if let Err(e) = self.server.load_piece(id).await {
-                        break Err(e);
-                    }
-                }
-                Ok(Err(e)) => break Err(e),
-                Err(_) => break Err(Error::Internal("the call failed".into())),
-            }
+                .acknowledged(&method, durable)
+                .await
+                .map(|()| bytes),
+            Err(e) => Err(e),
         };
         client.stats().record_api_call(outcome.is_ok());
         Ok(Response::new(ResponseFrame {

@@ -27,7 +27,7 @@ const SNAPSHOT_MAGIC: &[u8; 4] = b"OOS1";
 
 /// Limits for decoding stored data: it was written by this server, under the request limits,
 /// but a whole piece is far larger than one request.
-fn stored_limits() -> ValueLimits {
+pub fn stored_limits() -> ValueLimits {
     ValueLimits {
         max_depth: crate::value::MAX_CONFIGURABLE_DEPTH,
         max_collection_elements: 100_000_000,

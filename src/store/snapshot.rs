@@ -280,12 +280,7 @@ mod tests {
     use crate::model::PieceId;
 
     fn limits() -> ValueLimits {
-        ValueLimits {
-            max_collection_elements: usize::MAX,
-            max_total_nodes: usize::MAX,
-            max_message_bytes: usize::MAX,
-            ..ValueLimits::default()
-        }
+        crate::store::record::stored_limits()
     }
 
     fn piece() -> Piece {
