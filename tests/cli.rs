@@ -1,7 +1,12 @@
 //! The `ooloi` command-line client's value commands, and the `ooloi-server` start-up refusals,
 //! run as a user would run them.
 
+mod support;
+
 use std::process::Command;
+use std::time::Duration;
+
+use support::process::{ServerProcess, logged_addr, server_command};
 
 /// Runs `ooloi ARGS`: (success, stdout, stderr), both trimmed at the end.
 fn ooloi(args: &[&str]) -> (bool, String, String) {
@@ -219,59 +224,43 @@ fn the_server_refuses_to_start_when_authentication_cannot_start() {
 /// name, and about nothing when no such key is set.
 #[test]
 fn the_server_warns_about_settings_it_does_not_act_on() {
-    use std::io::{BufRead, BufReader};
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    let start = |otlp: Option<&str>| -> Vec<String> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ooloi-server"));
-        command
-            .env("OOLOI__STORE__URL", "memory:")
-            .args([
-                "--grpc-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .env_remove("RUST_LOG")
-            .stderr(std::process::Stdio::piped());
-        if let Some(endpoint) = otlp {
-            command.env("OOLOI__TELEMETRY__OTLP_ENDPOINT", endpoint);
+    let start = |setting: Option<(&str, &str)>| -> Vec<String> {
+        let mut command = server_command();
+        if let Some((name, value)) = setting {
+            command.env(name, value);
         }
-        let mut child = command.spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut lines = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
-            let ready = line.contains("ooloi-server ready");
-            lines.push(line);
-            if ready {
-                break;
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let lines = ServerProcess::spawn(&mut command)
+            .lines_until("ooloi-server ready", Duration::from_secs(20));
         assert!(
             lines.iter().any(|l| l.contains("ooloi-server ready")),
             "the server started: {lines:?}"
         );
         lines
     };
-    let lines = start(Some("http://otel-collector:4317"));
+    // The issuer means nothing while authentication is off.
+    let lines = start(Some(("OOLOI__AUTH__ISSUER", "https://idp.example.org")));
     let warning = lines
         .iter()
-        .find(|l| l.contains("telemetry.otlp_endpoint"))
-        .unwrap_or_else(|| panic!("no warning about the endpoint: {lines:?}"));
+        .find(|l| l.contains("auth.issuer"))
+        .unwrap_or_else(|| panic!("no warning about the issuer: {lines:?}"));
     assert!(
-        warning.contains("WARN") && warning.contains("no traces are sent"),
+        warning.contains("WARN") && warning.contains("authentication is off"),
         "{warning}"
+    );
+    // The trace endpoint is acted on (the collector need not be up): said, not warned about.
+    let lines = start(Some((
+        "OOLOI__TELEMETRY__OTLP_ENDPOINT",
+        "http://127.0.0.1:9",
+    )));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("exporting traces over OTLP/gRPC")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("has no effect")),
+        "{lines:?}"
     );
     let lines = start(None);
     assert!(
@@ -297,37 +286,13 @@ fn without_authentication_the_server_listens_on_loopback_only_unless_told_otherw
         );
     }
     // Told the network is trusted: it starts, and says what that means.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
-        .env("OOLOI__STORE__URL", "memory:")
-        .args(["--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0"])
-        .env("OOLOI__AUTH__ALLOW_INSECURE_NETWORK", "true")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
-        let ready = line.contains("ooloi-server ready");
-        lines.push(line);
-        if ready {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let server = ServerProcess::spawn(
+        server_command()
+            .args(["--grpc-listen", "0.0.0.0:0"])
+            .env("OOLOI__AUTH__ALLOW_INSECURE_NETWORK", "true"),
+    );
+    let lines = server.lines_until("ooloi-server ready", Duration::from_secs(20));
+    drop(server);
     assert!(
         lines.iter().any(|l| l.contains("ooloi-server ready")),
         "{lines:?}"
@@ -338,4 +303,47 @@ fn without_authentication_the_server_listens_on_loopback_only_unless_told_otherw
             .any(|l| l.contains("WARN") && l.contains("without authentication")),
         "{lines:?}"
     );
+}
+
+/// `ooloi-server health`, the container's health check: 0 while the sidecar answers 200 (on
+/// `/livez`, or `/readyz` with `--ready`), 1 when nothing answers, 2 for a URL it cannot probe.
+#[test]
+fn health_probes_the_sidecar() {
+    let server = ServerProcess::spawn(&mut server_command());
+    let lines = server.lines_until("ooloi-server ready", Duration::from_secs(20));
+    let http = logged_addr(&lines, "http_listen").expect("the serving line names the HTTP address");
+    let probe = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+            .env("OOLOI__HTTP__LISTEN", &http)
+            .env("OOLOI__STORE__URL", "memory:")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = probe(&["health"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), format!("http://{http}/livez: 200 OK"));
+    let (code, out, _) = probe(&["health", "--ready"]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), &*format!("http://{http}/readyz: 200 OK"))
+    );
+    let (code, _, _) = probe(&["health", "--url", &format!("http://{http}/readyz")]);
+    assert_eq!(code, Some(0));
+    // A path that is not 200 fails.
+    let (code, _, err) = probe(&["health", "--url", &format!("http://{http}/nowhere")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("404"), "{err}");
+    let (code, _, err) = probe(&["health", "--url", "ftp://example.org/"]);
+    assert_eq!(code, Some(2), "{err}");
+    drop(server);
+    // Nothing listening any more.
+    let (code, _, err) = probe(&["health"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("connecting to"), "{err}");
 }

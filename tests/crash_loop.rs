@@ -7,15 +7,14 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ooloi_server::proto::ooloi_service_client::OoloiServiceClient;
 use ooloi_server::value::edn;
 use support::grpc::{register_request, request, to_value};
+use support::process::{ServerProcess, server_command};
 use support::stores::fresh_url;
 
 const CYCLES: usize = 15;
@@ -38,47 +37,22 @@ impl Rng {
     }
 }
 
+/// A server process (killed with SIGKILL when dropped) and when it was started.
 struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    process: ServerProcess,
     started: Instant,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn spawn(url: &str) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
-        .args([
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("RUST_LOG")
-        .env("OOLOI__STORE__URL", url)
-        // Snapshots often, so that kills also land between a snapshot and its trimming.
-        .env("OOLOI__STORE__SNAPSHOT_EVERY", "40")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let started = Instant::now();
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let process = ServerProcess::spawn(
+        server_command()
+            .env("OOLOI__STORE__URL", url)
+            // Snapshots often, so that kills also land between a snapshot and its trimming.
+            .env("OOLOI__STORE__SNAPSHOT_EVERY", "40"),
+    );
     Running {
-        child,
-        lines,
-        started,
+        process,
+        started: Instant::now(),
     }
 }
 
@@ -87,6 +61,7 @@ fn wait_ready(running: &Running) -> (SocketAddr, Duration) {
     let mut grpc = None;
     loop {
         let line = running
+            .process
             .lines
             .recv_timeout(Duration::from_secs(30))
             .expect("the server logs that it is ready");

@@ -465,6 +465,7 @@ impl<'t, 's> Call<'t, 's> {
                 access: Some(access),
                 ack: Default::default(),
                 txn: (0, 1),
+                span: tracing::Span::none(),
             })
             .collect();
         let mut commits = Vec::new();
@@ -488,6 +489,7 @@ impl<'t, 's> Call<'t, 's> {
                 access: Some(work.access),
                 ack: Default::default(),
                 txn: (0, 1),
+                span: tracing::Span::none(),
             };
             self.tx.write(&work.r, work.piece);
             commits.push(commit);
@@ -509,6 +511,7 @@ impl<'t, 's> Call<'t, 's> {
                 access: None,
                 ack: Default::default(),
                 txn: (0, 1),
+                span: tracing::Span::none(),
             })
             .collect();
         Committed {

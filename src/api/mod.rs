@@ -30,6 +30,7 @@ use crate::model::{Change, Piece, PieceId};
 use crate::stm::{Ref, Stm, StmConfig};
 use crate::tenants::{Admission, Quotas, TenantRegistry};
 use crate::value::Value;
+use tracing::field::Empty;
 
 /// A piece in the registry.
 #[derive(Clone, Debug)]
@@ -97,6 +98,9 @@ pub struct PieceCommit {
     /// commits that transaction made: the store writes them in one database transaction, so
     /// an atomic batch over several pieces is durable whole or not at all.
     pub txn: (u64, usize),
+    /// The span of the call that made the commit: the store write and the event fan-out that
+    /// follow it later, on other threads, are traced as its children.
+    pub span: tracing::Span,
 }
 
 impl PieceCommit {
@@ -117,6 +121,7 @@ impl PieceCommit {
             access: None,
             ack: AckSlot::default(),
             txn: (0, 1),
+            span: tracing::Span::none(),
         }
     }
 }
@@ -624,9 +629,11 @@ impl Api {
             .iter_mut()
             .chain(committed.commits.iter_mut())
             .chain(committed.deletions.iter_mut());
+        let span = tracing::Span::current();
         for (commit, ack) in commits.zip(acks) {
             commit.ack = AckSlot(Some(ack));
             commit.txn = txn;
+            commit.span = span.clone();
         }
         for (id, version) in std::mem::take(&mut committed.starts) {
             self.0.order.forget(id);
@@ -723,10 +730,25 @@ impl Api {
                 message: format!("{method} is for the platform operator"),
             });
         }
+        let call_span = tracing::Span::current();
+        call_span.record("ooloi.method", method);
+        let named_piece = m
+            .params
+            .iter()
+            .zip(args)
+            .find(|(param, _)| param.kind == ParamKind::PieceId)
+            .and_then(|(_, value)| value.as_str());
+        if let Some(piece) = named_piece {
+            call_span.record("ooloi.piece_id", piece);
+        }
         // Only the last attempt's outcome counts: an attempt that retries sets it again.
         let mut committed = None;
         let mut in_flight = None;
+        let mut attempts = 0_u32;
+        let transaction = tracing::info_span!("stm.transaction", retries = Empty);
+        let _in_transaction = transaction.enter();
         let result = self.0.stm.atomically(|tx| {
+            attempts += 1;
             let mut call = Call::new(tx, &self.0, caller);
             call.deadline = deadline;
             call.check_deadline("before the call")?;
@@ -745,7 +767,18 @@ impl Api {
             }
             committed = Some(call.finish());
             Ok::<_, Error>(result)
-        })?;
+        });
+        let retries = attempts.saturating_sub(1);
+        transaction.record("retries", retries);
+        call_span.record("ooloi.retries", retries);
+        drop(_in_transaction);
+        let result = result?;
+        if named_piece.is_none()
+            && let Some(created) = committed.as_ref().and_then(|c| c.created.first())
+        {
+            // A creation names no piece: its span gets the one it made.
+            call_span.record("ooloi.piece_id", tracing::field::display(created.piece_id));
+        }
         let durable = self.submit(committed);
         drop(in_flight);
         Ok((result, durable))

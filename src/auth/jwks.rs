@@ -188,51 +188,13 @@ impl RemoteKeys {
     }
 }
 
-/// GETs `url` over HTTP/1.1 and returns the body of a 200 answer, at most [`MAX_JWKS_BYTES`].
+/// GETs `url` and returns the body of a 200 answer, at most [`MAX_JWKS_BYTES`].
 async fn fetch(url: &Uri) -> Result<Vec<u8>, String> {
-    use hyper::body::Body as _;
-
-    let host = url.host().unwrap_or_default();
-    let port = url.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("connecting to {url}: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let authority = url.authority().map_or(host.to_owned(), |a| a.to_string());
-    let request = http::Request::get(url.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, authority)
-        .header(http::header::ACCEPT, "application/json")
-        .body(String::new())
-        .map_err(|e| format!("{url}: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if response.status() != http::StatusCode::OK {
-        driver.abort();
-        return Err(format!("{url} answered {}", response.status()));
+    let (status, document) =
+        crate::net::client::get(url, "application/json", MAX_JWKS_BYTES).await?;
+    if status != http::StatusCode::OK {
+        return Err(format!("{url} answered {status}"));
     }
-    let mut body = response.into_body();
-    let mut document = Vec::new();
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|e| format!("{url}: {e}"))?;
-        if let Ok(data) = frame.into_data() {
-            if document.len() + data.len() > MAX_JWKS_BYTES {
-                driver.abort();
-                return Err(format!(
-                    "{url}: the key set is larger than {MAX_JWKS_BYTES} bytes"
-                ));
-            }
-            document.extend_from_slice(&data);
-        }
-    }
-    driver.abort();
     Ok(document)
 }
 

@@ -2,7 +2,8 @@
 //! environment < flags), installs structured logging (`log.format`, filter from `RUST_LOG`),
 //! binds the gRPC listener (`grpc.listen`) and the HTTP sidecar (`http.listen`), logs the
 //! addresses actually bound (`grpc_listen=... http_listen=...`, so a script that asked for
-//! port 0 can read them), and serves both until SIGTERM or SIGINT. That one signal drains gRPC
+//! port 0 can read them), exports traces over OTLP when `telemetry.otlp_endpoint` is set, and
+//! serves both until SIGTERM or SIGINT. That one signal drains gRPC
 //! first (not ready, `server-shutdown` to every client, in-flight calls finish) while the
 //! sidecar keeps answering probes with 503, then stops the sidecar. Configuration and usage
 //! errors go to standard error as plain text with exit code 2.
@@ -181,6 +182,78 @@ fn migrate(config: &Config, check: bool) -> ExitCode {
     })
 }
 
+/// How long `ooloi-server health` waits for the sidecar's answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The URL `ooloi-server health` probes: `--url`, or the sidecar that `http.listen` names,
+/// reached on the loopback address when it listens on every address.
+fn health_url(config: &Config, ready: bool, url: Option<&str>) -> String {
+    if let Some(url) = url {
+        return url.to_string();
+    }
+    let mut addr = config.http.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let path = if ready { "/readyz" } else { "/livez" };
+    format!("http://{addr}{path}")
+}
+
+/// `ooloi-server health [--ready] [--url URL]`: exit 0 if the sidecar answers 200 within
+/// [`HEALTH_TIMEOUT`], 1 otherwise (with the reason on standard error).
+fn health(config: &Config, ready: bool, url: Option<&str>) -> ExitCode {
+    let url = health_url(config, ready, url);
+    let uri: ::http::Uri = match url.parse() {
+        Ok(uri) if url.starts_with("http://") => uri,
+        _ => {
+            eprintln!("ooloi-server health: {url:?} is not an http:// URL");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ooloi-server health: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(
+            HEALTH_TIMEOUT,
+            ooloi_server::net::client::get(&uri, "text/plain", 64 * 1024),
+        )
+        .await
+    });
+    match answer {
+        Ok(Ok((status, _))) if status == ::http::StatusCode::OK => {
+            println!("{url}: {status}");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok((status, _))) => {
+            eprintln!("ooloi-server health: {url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("ooloi-server health: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!(
+                "ooloi-server health: {url} did not answer within {} s",
+                HEALTH_TIMEOUT.as_secs()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // `--help`, `--version` and a malformed command line end here (clap prints them; a usage
     // error exits 2).
@@ -192,8 +265,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(ServerCommand::Migrate { check }) = &args.command {
-        return migrate(&config, *check);
+    match &args.command {
+        Some(ServerCommand::Migrate { check }) => return migrate(&config, *check),
+        Some(ServerCommand::Health { ready, url }) => {
+            return health(&config, *ready, url.as_deref());
+        }
+        None => {}
     }
     // Key files and the crypto self-test are checked before anything listens: a server that
     // cannot authenticate must not start (the server checks again when it opens).
@@ -224,8 +301,29 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ooloi-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The OTLP exporter's channel runs on the runtime, so it is built inside it.
+    let traces = match &config.telemetry.otlp_endpoint {
+        None => None,
+        Some(endpoint) => match runtime.block_on(async { telemetry::traces::exporter(endpoint) }) {
+            Ok(exporter) => Some(exporter),
+            Err(e) => {
+                eprintln!("ooloi-server: telemetry.otlp_endpoint: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let rust_log = std::env::var("RUST_LOG").ok();
-    telemetry::logging::init(config.log.format, rust_log.as_deref());
+    telemetry::logging::init(config.log.format, rust_log.as_deref(), traces.as_ref());
+    if let Some(endpoint) = &config.telemetry.otlp_endpoint {
+        tracing::info!(otlp_endpoint = %endpoint, "exporting traces over OTLP/gRPC");
+    }
     if config.auth.mode == AuthMode::None && !exposed.is_empty() {
         tracing::warn!(
             listen = %exposed.join(", "),
@@ -245,12 +343,10 @@ fn main() -> ExitCode {
             );
         }
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(config))
+    let code = runtime.block_on(run(config));
+    // The last spans go out while the runtime that carries the exporter's channel still runs.
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    code
 }

@@ -43,6 +43,16 @@ pub enum ServerCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Probe this server's HTTP sidecar and exit 0 if it answers 200, 1 otherwise: the
+    /// container's health check (a distroless image has no curl)
+    Health {
+        /// Probe /readyz (ready to serve) instead of /livez (the process is alive)
+        #[arg(long)]
+        ready: bool,
+        /// Probe this http:// URL instead of the sidecar that http.listen names
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 impl ServerArgs {

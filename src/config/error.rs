@@ -48,6 +48,16 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file named by a key (such as `store.url_file`) could not be read.
+    #[error("cannot read {key} ({}): {source}", .path.display())]
+    ReadKeyFile {
+        /// The key, dotted.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An environment variable or argument that is not valid UTF-8.
     #[error("{origin}: not valid UTF-8")]
     NotUnicode {

@@ -82,8 +82,6 @@ pub const ENV_PREFIX: &str = "OOLOI__";
 
 /// Why the token keys do nothing while authentication is off.
 const AUTH_OFF: &str = "authentication is off (auth.mode = none), so no token is verified";
-/// Why the trace export key does nothing yet.
-const NO_TRACES: &str = "trace export is not built yet: no traces are sent";
 
 pub(super) const U32_MAX: u64 = u32::MAX as u64;
 pub(super) const MESSAGE_MAX: u64 = i32::MAX as u64;
@@ -238,6 +236,21 @@ pub(crate) static KEYS: &[Key] = &[
         inert: None,
         set: |c, v| {
             c.store.url = store_url(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "store",
+        name: "url_file",
+        flag: None,
+        kind: KeyKind::Text,
+        default: "unset",
+        example: "/run/secrets/database-url",
+        secret: false,
+        help: "file holding store.url (a database URL with a password stays out of the environment)",
+        inert: None,
+        set: |c, v| {
+            c.store.url_file = optional_path(v);
             Ok(())
         },
     },
@@ -935,11 +948,8 @@ pub(crate) static KEYS: &[Key] = &[
         default: "unset",
         example: "http://otel-collector:4317",
         secret: false,
-        help: "OTLP/gRPC endpoint for traces",
-        inert: Some(Inert {
-            reason: NO_TRACES,
-            is_set: |c| c.telemetry.otlp_endpoint.is_some(),
-        }),
+        help: "OTLP/gRPC endpoint traces are exported to (unset: no export)",
+        inert: None,
         set: |c, v| {
             c.telemetry.otlp_endpoint = http_url(v, "http://otel-collector:4317")?;
             Ok(())
@@ -1021,7 +1031,7 @@ fn http_url(v: &str, like: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn store_url(v: &str) -> Result<String, String> {
+pub(super) fn store_url(v: &str) -> Result<String, String> {
     let v = v.trim();
     let ok = v == "memory:"
         || ["sqlite:", "postgres://", "postgresql://"]

@@ -32,6 +32,13 @@ pub(super) fn layered(
             || format!("{value:?}"),
         )?;
     }
+    if url_set && config.store.url_file.is_some() {
+        return Err(ConfigError::Inconsistent(
+            "store.url (OOLOI__STORE__URL) and store.url_file (OOLOI__STORE__URL_FILE) are both \
+             set; set one"
+                .to_string(),
+        ));
+    }
     if !url_set {
         config.store.url = default_store_url(&config.store.data_dir);
     }

@@ -111,7 +111,32 @@ impl Config {
             ),
             None => None,
         };
-        Self::layered(text.as_deref(), &env, &args.settings)
+        let mut config = Self::layered(text.as_deref(), &env, &args.settings)?;
+        config.read_store_url_file(|path| std::fs::read_to_string(path))?;
+        Ok(config)
+    }
+
+    /// With `store.url_file` set: `store.url` becomes the file's content, trimmed and checked
+    /// like the key's own value. `read` reads a file (tests pass a map).
+    pub fn read_store_url_file(
+        &mut self,
+        read: impl FnOnce(&std::path::Path) -> std::io::Result<String>,
+    ) -> Result<(), ConfigError> {
+        let Some(path) = &self.store.url_file else {
+            return Ok(());
+        };
+        let text = read(path).map_err(|source| ConfigError::ReadKeyFile {
+            key: "store.url_file",
+            path: path.clone(),
+            source,
+        })?;
+        self.store.url = keys::store_url(&text).map_err(|expected| ConfigError::Invalid {
+            origin: format!("store.url_file ({})", path.display()),
+            // The URL may hold a password: never echoed.
+            value: "<redacted>".to_string(),
+            expected,
+        })?;
+        Ok(())
     }
 
     /// Every documented key, in table order.

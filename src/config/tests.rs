@@ -691,6 +691,43 @@ fn store_url_defaults_follow_the_data_dir() {
 }
 
 #[test]
+fn the_store_url_can_come_from_a_file_and_is_never_echoed() {
+    let files = |path: &Path| match path.to_str() {
+        Some("/run/secrets/db") => Ok("  postgres://ooloi:pw@db:5432/ooloi\n".to_string()),
+        Some("/run/secrets/bad") => Ok("mysql://root:hunter2@db/x".to_string()),
+        _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+    };
+    let mut c = load(None, &[("OOLOI__STORE__URL_FILE", "/run/secrets/db")], &[]).unwrap();
+    c.read_store_url_file(files).unwrap();
+    assert_eq!(c.store.url, "postgres://ooloi:pw@db:5432/ooloi");
+    // Not set: the URL stays what the layers made it.
+    let mut c = load(None, &[], &[]).unwrap();
+    c.read_store_url_file(files).unwrap();
+    assert_eq!(c.store.url, "sqlite://./data/ooloi.db");
+    // A bad URL in the file is an error naming the key and the file, without the content.
+    let mut c = load(None, &[("OOLOI__STORE__URL_FILE", "/run/secrets/bad")], &[]).unwrap();
+    let e = c.read_store_url_file(files).unwrap_err().to_string();
+    assert!(e.contains("store.url_file (/run/secrets/bad)"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    let mut c = load(None, &[("OOLOI__STORE__URL_FILE", "/missing")], &[]).unwrap();
+    let e = c.read_store_url_file(files).unwrap_err().to_string();
+    assert!(
+        e.starts_with("cannot read store.url_file (/missing)"),
+        "{e}"
+    );
+    // Both set is ambiguous.
+    let e = err(
+        None,
+        &[
+            ("OOLOI__STORE__URL_FILE", "/run/secrets/db"),
+            ("OOLOI__STORE__URL", "postgres://h/d"),
+        ],
+        &[],
+    );
+    assert!(e.contains("both set"), "{e}");
+}
+
+#[test]
 fn limits_at_their_bounds() {
     let ok = |k: &str, v: &str| load(None, &[(k, v)], &[]).map(|c| c.value_limits());
     for (k, min, max) in [
@@ -853,9 +890,7 @@ fn keys_not_acted_on_are_reported_only_when_set() {
         &[],
     )
     .unwrap();
-    assert_eq!(named(&c), ["telemetry.otlp_endpoint"]);
-    let c = load(None, &[("OOLOI__TELEMETRY__OTLP_ENDPOINT", "")], &[]).unwrap();
-    assert!(named(&c).is_empty(), "unset again");
+    assert!(named(&c).is_empty(), "trace export is acted on");
     let c = load(
         None,
         &[("OOLOI__STORE__DURABILITY", "async")],

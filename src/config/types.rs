@@ -86,6 +86,9 @@ pub struct HttpConfig {
 pub struct StoreConfig {
     /// `store.url`: `sqlite:...` or `postgres://...`. Default `sqlite://<data dir>/ooloi.db`.
     pub url: String,
+    /// `store.url_file`: a file whose content (trimmed) is `store.url`; read when the process
+    /// starts ([`super::Config::from_process`]), so a password need not be in the environment.
+    pub url_file: Option<PathBuf>,
     /// `store.data_dir`: the data directory. Default `./data`.
     pub data_dir: PathBuf,
     /// `store.durability`. Default [`Durability::Sync`].
@@ -356,6 +359,7 @@ impl Default for Config {
             },
             store: StoreConfig {
                 url: default_store_url(&data_dir),
+                url_file: None,
                 data_dir,
                 durability: Durability::Sync,
                 max_unflushed: 10_000,

@@ -28,6 +28,7 @@ use crate::executor::Lane;
 use crate::identity::{Caller, ClientId};
 use crate::proto::{DisconnectRequest, DisconnectResponse, OoloiValue, RegisterClientRequest};
 use crate::server::Server;
+use crate::telemetry::traces;
 use crate::value::{Value, ValueLimits, wire};
 
 /// How long a client refused for a full executor queue is told to wait.
@@ -133,6 +134,7 @@ impl OoloiService for OoloiGrpc {
     ) -> Result<Response<ResponseFrame>, Status> {
         let start = std::time::Instant::now();
         let caller = take_caller(&mut request)?;
+        traces::record_tenant(caller.tenant().as_str());
         // The tenant first (active, and a token in its request bucket): a suspended tenant
         // gets TENANT_NOT_ACTIVE whatever else is wrong, and a call over quota costs no
         // executor time.
@@ -164,7 +166,11 @@ impl OoloiService for OoloiGrpc {
                 method.clone(),
                 params.clone(),
             );
+            // The call's span follows it onto the executor's thread: the API's spans are its
+            // children.
+            let span = tracing::Span::current();
             move || -> Result<(bytes::Bytes, Durable), Error> {
+                let _entered = span.enter();
                 let params = match params {
                     None => Value::Nil,
                     Some(bytes) => wire::decode(&bytes, &limits)
@@ -218,6 +224,7 @@ impl OoloiService for OoloiGrpc {
         mut request: Request<RegisterClientRequest>,
     ) -> Result<Response<Self::RegisterClientStream>, Status> {
         let caller = take_caller(&mut request)?;
+        traces::record_tenant(caller.tenant().as_str());
         let tenants = self.server.api().tenants();
         // A registration is a call: it draws from the tenant's request bucket too.
         tenants
@@ -278,6 +285,7 @@ impl OoloiService for OoloiGrpc {
         mut request: Request<DisconnectRequest>,
     ) -> Result<Response<DisconnectResponse>, Status> {
         let caller = take_caller(&mut request)?;
+        traces::record_tenant(caller.tenant().as_str());
         // No identity is UNAUTHENTICATED (DESIGN section 8); an id that is not (or no longer)
         // registered succeeds, so that Disconnect is idempotent.
         let Some(id) = &caller.client else {

@@ -19,7 +19,8 @@
 //! durable), opens the gate and marks the server ready again. No restart is needed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -170,6 +171,42 @@ pub fn entry_of(commit: &PieceCommit) -> LogEntry {
 /// with a commit among them has all its commits among them. At least [`MAX_GROUP`] if that
 /// many are whole (more only to finish a large transaction); 0 while the first transaction
 /// waits for a commit still in the API's commit order.
+/// One `store.write` span per transaction in `group`, each a child of the call that made it
+/// (none for commits made outside a traced call). They end when dropped, after the append.
+fn write_spans(group: &[PieceCommit], backend: &str) -> Vec<tracing::Span> {
+    let mut spans = Vec::new();
+    let mut last_txn = None;
+    for commit in group {
+        if last_txn == Some(commit.txn.0) || commit.span.is_disabled() {
+            continue;
+        }
+        last_txn = Some(commit.txn.0);
+        spans.push(tracing::info_span!(
+            parent: &commit.span,
+            "store.write",
+            db.system = backend,
+            records = commit.txn.1,
+            group_records = group.len(),
+            otel.status_code = tracing::field::Empty,
+        ));
+    }
+    spans
+}
+
+/// The `events.fan_out` span of a durable commit, a child of the call that made it.
+fn fan_out_span(commit: &PieceCommit) -> tracing::Span {
+    if commit.span.is_disabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        parent: &commit.span,
+        "events.fan_out",
+        piece_id = %commit.piece_id,
+        version = commit.version,
+        events = commit.events.len(),
+    )
+}
+
 fn whole_transactions(items: &VecDeque<Pending>) -> usize {
     let mut seen: HashMap<u64, usize> = HashMap::new();
     let mut incomplete = 0usize;
@@ -245,7 +282,7 @@ impl DurabilityStage {
 
     /// Whether the store is failed now.
     pub fn is_failed(&self) -> bool {
-        self.0.failed.load(Relaxed)
+        self.0.failed.load(Acquire)
     }
 
     /// Records queued and not durable yet.
@@ -420,6 +457,7 @@ impl DurabilityStage {
         let Some(store) = self.0.store.get() else {
             return;
         };
+        let writes = write_spans(&group, store.backend());
         let started = Instant::now();
         // A store that stops answering (a connection black-holed) fails like one that refuses.
         let outcome = match tokio::time::timeout(APPEND_TIMEOUT, store.append(&entries)).await {
@@ -433,6 +471,12 @@ impl DurabilityStage {
             .stats
             .append_us
             .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        if outcome.is_err() {
+            for span in &writes {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        drop(writes);
         match outcome {
             Ok(()) => {
                 self.0.stats.groups.fetch_add(1, Relaxed);
@@ -449,8 +493,9 @@ impl DurabilityStage {
                     self.count_for_snapshot(&commit, &mut snapshots);
                     // The event stage settles nothing now: the ack is gone.
                     let events = self.0.events.clone();
+                    let fan_out = fan_out_span(&commit);
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        events.piece_committed(commit)
+                        fan_out.in_scope(|| events.piece_committed(commit))
                     }));
                 }
                 for piece in snapshots {
@@ -507,15 +552,19 @@ impl DurabilityStage {
     }
 
     fn enter_failure(&self) {
-        if self.0.failed.swap(true, Relaxed) {
+        // Only the writer task calls this, so the check and the store below do not race.
+        if self.0.failed.load(Acquire) {
             return;
         }
+        // The gate closes and readiness turns false before the failure is visible
+        // (`is_failed`, Release/Acquire): a caller told of it finds the server not ready.
         if let Some(api) = self.0.api.get() {
             api.set_write_refusal(Some("the store is unavailable; try again shortly".into()));
         }
         if let Some(hooks) = self.0.hooks.get() {
             hooks.store_available(false);
         }
+        self.0.failed.store(true, Release);
         let stage = self.clone();
         tokio::spawn(async move { stage.recover().await });
     }

@@ -5,8 +5,9 @@
 //! ([`GrpcMethod`]); the code comes from the `grpc-status` response header (a trailers-only
 //! error) or from the trailers at the end of the body. A stream's handling time is its whole
 //! life. A response body dropped before its trailers (the client went away) counts as
-//! `CANCELLED`. `ExecuteMethod` body bytes go to the API statistics. Each finished call is
-//! logged at debug level.
+//! `CANCELLED`. `ExecuteMethod` body bytes go to the API statistics. Each call runs in its own
+//! span ([`traces::request_span`]), which ends, with its status code, when the call is
+//! recorded; each finished call is logged at debug level inside it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ use tower_service::Service;
 
 use super::grpc_stats::GrpcStats;
 use super::labels::{GrpcCode, GrpcMethod};
+use super::traces;
 
 /// Adds [`GrpcMetrics`] around the gRPC routes.
 #[derive(Clone, Debug)]
@@ -131,6 +133,7 @@ where
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let method = GrpcMethod::of_path(request.uri().path());
         self.stats.record_started(method);
+        let span = traces::request_span(method, request.headers());
         let stats = Arc::clone(&self.stats);
         let request = request.map(|inner| {
             tonic::body::Body::new(RequestBody {
@@ -140,12 +143,19 @@ where
                 messages: MessageCounter::default(),
             })
         });
+        // The handler runs inside the call's span, so the spans it makes are its children.
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
         MeteredFuture {
-            inner: self.inner.call(request),
+            inner,
+            span: span.clone(),
             call: Some(Call {
                 stats: Arc::clone(&self.stats),
                 method,
                 start: Instant::now(),
+                span,
             }),
         }
     }
@@ -157,19 +167,24 @@ struct Call {
     stats: Arc<GrpcStats>,
     method: GrpcMethod,
     start: Instant,
+    /// The call's span ([`traces::request_span`]); it ends when the call is recorded.
+    span: tracing::Span,
 }
 
 impl Call {
     fn finish(self, code: GrpcCode) {
         let elapsed = self.start.elapsed();
         self.stats.record_completed(self.method, code, elapsed);
-        tracing::debug!(
-            grpc_service = self.method.service(),
-            grpc_method = self.method.name(),
-            grpc_code = code.name(),
-            duration_seconds = elapsed.as_secs_f64(),
-            "grpc call finished"
-        );
+        traces::record_status(&self.span, code);
+        self.span.in_scope(|| {
+            tracing::debug!(
+                grpc_service = self.method.service(),
+                grpc_method = self.method.name(),
+                grpc_code = code.name(),
+                duration_seconds = elapsed.as_secs_f64(),
+                "grpc call finished"
+            );
+        });
     }
 
     /// The response headers arrived: a registration refused with a trailers-only error is
@@ -188,6 +203,8 @@ pin_project! {
     pub struct MeteredFuture<F> {
         #[pin]
         inner: F,
+        // Entered while the handler is polled.
+        span: tracing::Span,
         call: Option<Call>,
     }
 }
@@ -201,7 +218,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(this.inner.poll(cx))
+        };
         let Some(call) = this.call.take() else {
             // Polled after completion: the inner future decides what that means.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::finished)));

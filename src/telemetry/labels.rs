@@ -94,6 +94,23 @@ impl GrpcMethod {
         }
     }
 
+    /// The span name of a call (`ooloi.OoloiService/ExecuteMethod`), as OpenTelemetry's RPC
+    /// conventions spell it.
+    pub fn span_name(self) -> &'static str {
+        match self {
+            GrpcMethod::ExecuteMethod => "ooloi.OoloiService/ExecuteMethod",
+            GrpcMethod::RegisterClient => "ooloi.OoloiService/RegisterClient",
+            GrpcMethod::Disconnect => "ooloi.OoloiService/Disconnect",
+            GrpcMethod::HealthCheck => "grpc.health.v1.Health/Check",
+            GrpcMethod::HealthWatch => "grpc.health.v1.Health/Watch",
+            GrpcMethod::ReflectionV1 => "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            GrpcMethod::ReflectionV1Alpha => {
+                "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+            }
+            GrpcMethod::Unknown => "unknown",
+        }
+    }
+
     /// The `grpc_service` label: the fully qualified service name, or `unknown`.
     pub fn service(self) -> &'static str {
         self.parts().0
@@ -175,6 +192,11 @@ impl GrpcCode {
         } else {
             Self::UNKNOWN
         }
+    }
+
+    /// The code's number (`rpc.grpc.status_code` on a span).
+    pub fn number(self) -> u32 {
+        u32::from(self.0)
     }
 
     /// The code in a `grpc-status` header or trailer, if there is one. A value that is not a

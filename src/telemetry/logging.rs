@@ -3,6 +3,8 @@
 //! `log.format = json`, as one JSON object per line with the fields at the top level. The
 //! filter comes from `RUST_LOG` in the `target=level,level` form (`info` when unset or not
 //! understood); per-call request lines are at debug level (`RUST_LOG=ooloi_server=debug`).
+//! A line logged during a gRPC call names the call's span and its `trace_id` (text: as the span
+//! prefix; JSON: in `span` and `spans`), so logs and traces can be matched.
 
 use std::str::FromStr;
 
@@ -32,10 +34,13 @@ fn default_filter() -> Targets {
 }
 
 /// Installs the process-wide subscriber (once; a second call, as in tests, changes nothing).
-/// `rust_log` is the value of `RUST_LOG`, passed in so that configuration stays explicit.
-pub fn init(format: LogFormat, rust_log: Option<&str>) {
+/// `rust_log` is the value of `RUST_LOG`, passed in so that configuration stays explicit. With
+/// `traces`, spans are also exported ([`super::traces`]); the same filter decides which.
+pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::traces::Exporter>) {
     let (targets, understood) = filter(rust_log);
-    let registry = tracing_subscriber::registry().with(targets);
+    let registry = tracing_subscriber::registry()
+        .with(targets)
+        .with(traces.map(super::traces::Exporter::layer));
     let installed = match format {
         LogFormat::Text => registry
             .with(

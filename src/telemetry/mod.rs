@@ -3,8 +3,9 @@
 //! [`labels`]); [`metrics`] holds the one Prometheus registry, in which the server's own
 //! [`collectors`] (built from [`family`] descriptors) read those numbers, the client
 //! registry's and the STM's counters at scrape time, next to the crate's standard process
-//! collector; [`logging`] installs the structured log subscriber. The domain modules only keep
-//! counters and never see this module.
+//! collector; [`logging`] installs the structured log subscriber; [`traces`] makes each call's
+//! span, continues the caller's W3C trace and exports spans over OTLP when configured. The
+//! domain modules keep counters and make `tracing` spans, and never see this module.
 
 pub mod audit;
 pub mod collectors;
@@ -14,6 +15,7 @@ pub mod grpc_stats;
 pub mod labels;
 pub mod logging;
 pub mod metrics;
+pub mod traces;
 
 pub use grpc_layer::GrpcMetricsLayer;
 pub use grpc_stats::GrpcStats;

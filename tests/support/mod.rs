@@ -7,6 +7,7 @@
 pub mod api;
 pub mod grpc;
 pub mod jwt;
+pub mod process;
 pub mod stores;
 
 use num_bigint::BigInt;

@@ -1,0 +1,175 @@
+//! Traces (DESIGN section 11). Every gRPC call gets one `tracing` span, made by the metrics
+//! layer ([`super::grpc_layer`]) with [`request_span`]: the service and method, and, as the
+//! call learns them, the tenant, the API method, the piece, the retries and the status code. A
+//! W3C `traceparent` in the call's metadata makes it a child of the caller's span (same trace
+//! id). The domain's own spans nest under it: `stm.transaction` (the API), `store.write` and
+//! `events.fan_out` (the durability stage, parented on the call that made the commit).
+//!
+//! With `telemetry.otlp_endpoint` set, [`exporter`] turns those spans into OpenTelemetry spans
+//! (tracing-opentelemetry) and sends them in batches over OTLP/gRPC; the batch queue is
+//! bounded, so a collector that is down costs dropped spans, never memory. Without it nothing
+//! is exported, and the request span still carries a `trace_id` (the caller's, or a fresh one)
+//! so that log lines can be matched with the caller's traces.
+
+use std::time::Duration;
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::labels::{GrpcCode, GrpcMethod};
+
+/// The service name spans are exported under (`service.name`).
+pub const SERVICE_NAME: &str = "ooloi-server";
+
+/// How long one export may take before it is given up (the batch is dropped).
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The exporting side of tracing: the provider whose batches go to the collector. Keep it
+/// until the end of the process and call [`Exporter::shutdown`] to send what is left.
+#[derive(Debug)]
+pub struct Exporter {
+    provider: SdkTracerProvider,
+}
+
+impl Exporter {
+    /// A `tracing` layer that turns spans into OpenTelemetry spans of this provider.
+    pub fn layer<S>(&self) -> impl tracing_subscriber::Layer<S> + use<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        tracing_opentelemetry::layer()
+            .with_tracer(self.provider.tracer(SERVICE_NAME))
+            // Levels, source locations and thread names are log details, not span attributes.
+            .with_level(false)
+            .with_location(false)
+            .with_threads(false)
+    }
+
+    /// Exports the spans still queued and stops (bounded by the export timeout).
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::warn!(error = %e, "traces: the last spans could not be exported");
+        }
+    }
+}
+
+/// The OTLP/gRPC exporter to `endpoint` (`http://host:4317`). Must be called inside a Tokio
+/// runtime: the exporter's channel runs on it. The connection is made lazily, so a collector
+/// that is not up yet is not an error; its batches are dropped until it is.
+pub fn exporter(endpoint: &str) -> Result<Exporter, String> {
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()
+        .map_err(|e| format!("OTLP exporter to {endpoint}: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(SERVICE_NAME)
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .with_resource(resource)
+        .build();
+    Ok(Exporter { provider })
+}
+
+/// The span of one gRPC call to `method`, continuing the trace of a valid `traceparent` in
+/// `headers`. Its fields are filled in as the call goes: `tenant` ([`record_tenant`]),
+/// `ooloi.method`, `ooloi.piece_id` and `ooloi.retries` (by the API), and the status code
+/// ([`record_status`]).
+pub fn request_span(method: GrpcMethod, headers: &http::HeaderMap) -> Span {
+    let span = tracing::info_span!(
+        target: "ooloi_server::grpc",
+        "grpc.request",
+        otel.name = method.span_name(),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        rpc.system = "grpc",
+        rpc.service = method.service(),
+        rpc.method = method.name(),
+        rpc.grpc.status_code = Empty,
+        tenant = Empty,
+        ooloi.method = Empty,
+        ooloi.piece_id = Empty,
+        ooloi.retries = Empty,
+        trace_id = Empty,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let remote = parent.span().span_context().clone();
+    // Without an OpenTelemetry layer (export off) there is no parent to set; the trace id is
+    // then the caller's, or a fresh one, for the logs.
+    let trace_id = match span.set_parent(parent) {
+        Ok(()) => span.context().span().span_context().trace_id().to_string(),
+        Err(_) if remote.is_valid() => remote.trace_id().to_string(),
+        Err(_) => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    span.record("trace_id", trace_id.as_str());
+    span
+}
+
+/// Records the caller's tenant on the current call's span.
+pub fn record_tenant(tenant: &str) {
+    Span::current().record("tenant", tenant);
+}
+
+/// Records the call's gRPC status on its span (an error status marks the span as failed).
+pub fn record_status(span: &Span, code: GrpcCode) {
+    span.record("rpc.grpc.status_code", code.number());
+    if code != GrpcCode::OK {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Reads W3C trace-context headers from an HTTP/2 header map (gRPC metadata).
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traceparent_is_read_from_metadata_and_nonsense_is_not() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        );
+        let cx = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
+        let span = cx.span();
+        let remote = span.span_context();
+        assert!(remote.is_valid() && remote.is_remote() && remote.is_sampled());
+        assert_eq!(
+            remote.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(remote.span_id().to_string(), "b7ad6b7169203331");
+        headers.insert("traceparent", "00-zz-yy-01".parse().unwrap());
+        let cx = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
+        assert!(!cx.span().span_context().is_valid());
+    }
+}

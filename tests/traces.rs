@@ -1,0 +1,265 @@
+//! Traces from outside: the real `ooloi-server` binary exports its spans over OTLP/gRPC to a
+//! receiver in this test (the collector's `TraceService`, from the OpenTelemetry protocol's
+//! generated code). Each gRPC call is one trace: a server span with the tenant, the API method,
+//! the piece, the retries and the status code, and as its children the STM transaction, the
+//! store write and the event fan-out. A call that carries a W3C `traceparent` continues the
+//! caller's trace under the caller's span, and the JSON log lines of the call carry its trace
+//! id.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ooloi_server::proto::ooloi_service_client::OoloiServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use support::grpc::{Bearer, TestClient, request};
+use support::process::{ServerProcess, server_command};
+use tokio::net::TcpListener;
+
+/// The trace a client started, and the span of its own that the call continues.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// One span as received, with what the assertions need.
+#[derive(Clone, Debug)]
+struct Received {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    name: String,
+    kind: i32,
+    attributes: BTreeMap<String, String>,
+    service_name: String,
+}
+
+/// The receiver: every span of every export request, in arrival order.
+#[derive(Clone, Default)]
+struct Receiver(Arc<Mutex<Vec<Received>>>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.0.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let resource = resource_spans
+                .resource
+                .map(|r| attributes(&r.attributes))
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push(Received {
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                        parent_span_id: hex(&span.parent_span_id),
+                        name: span.name,
+                        kind: span.kind,
+                        attributes: attributes(&span.attributes),
+                        service_name: resource.get("service.name").cloned().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attributes(
+    pairs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(AnyValue::StringValue(s)) => s.clone(),
+                Some(AnyValue::IntValue(i)) => i.to_string(),
+                Some(AnyValue::BoolValue(b)) => b.to_string(),
+                Some(AnyValue::DoubleValue(d)) => d.to_string(),
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect()
+}
+
+/// The server under test, exporting to `otlp`, logging JSON with the per-call lines.
+fn spawn(otlp: &str) -> ServerProcess {
+    ServerProcess::spawn(
+        server_command()
+            .env("OOLOI__TELEMETRY__OTLP_ENDPOINT", otlp)
+            .env("OOLOI__LOG__FORMAT", "json")
+            // The per-call lines are at debug level.
+            .env("RUST_LOG", "info,ooloi_server=debug")
+            // Batches go out every 100 ms rather than every 5 s.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    )
+}
+
+/// The gRPC address the JSON serving line gives, once the server is ready.
+fn wait_ready(server: &ServerProcess) -> String {
+    let lines = server.lines_until("ooloi-server ready", Duration::from_secs(30));
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|j| j.get("grpc_listen")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no serving line before ready: {lines:?}"))
+}
+
+/// SIGTERM, then waits (bounded) for a clean exit; returns the lines logged meanwhile.
+fn stop(mut server: ServerProcess) -> Vec<String> {
+    server.terminate();
+    for _ in 0..300 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit {status}");
+            return server.lines.try_iter().collect();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not stop within 30 s of SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
+    let receiver = Receiver::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let otlp = format!("http://{}", listener.local_addr().unwrap());
+    let collector = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(receiver.clone()))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+
+    let server = spawn(&otlp);
+    let grpc = wait_ready(&server);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = TestClient::register(
+        OoloiServiceClient::with_interceptor(channel, Bearer::none()),
+        "tracer",
+    )
+    .await;
+    // Two calls without trace context: each starts a trace of its own.
+    let pid = client.new_piece("Traced").await;
+    client.subscribe(&pid).await;
+    // A call that continues the caller's trace: it writes, so it is stored and fanned out
+    // (to this client, subscribed).
+    let mut traced = request(
+        Some("tracer"),
+        "set-title",
+        &format!("[[] \"{pid}\" \"Renamed\"]"),
+    );
+    traced.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
+    client.grpc.execute_method(traced).await.unwrap();
+    let event = client.next_event().await;
+    assert_eq!(event.event_type, "piece-structure-changed");
+    // SIGTERM exports what is left before the process exits.
+    let log = stop(server);
+    collector.abort();
+
+    let spans = receiver.0.lock().unwrap().clone();
+    assert!(
+        spans.iter().all(|s| s.service_name == "ooloi-server"),
+        "{spans:#?}"
+    );
+    let calls: Vec<&Received> = spans
+        .iter()
+        .filter(|s| s.name == "ooloi.OoloiService/ExecuteMethod")
+        .collect();
+    assert_eq!(calls.len(), 3, "one server span per call: {spans:#?}");
+    // One trace per call.
+    let traces: BTreeSet<&str> = calls.iter().map(|s| s.trace_id.as_str()).collect();
+    assert_eq!(traces.len(), 3, "{calls:#?}");
+    for call in &calls {
+        assert_eq!(call.kind, SpanKind::Server as i32, "{call:?}");
+        assert_eq!(call.attributes["rpc.system"], "grpc");
+        assert_eq!(call.attributes["rpc.service"], "ooloi.OoloiService");
+        assert_eq!(call.attributes["rpc.method"], "ExecuteMethod");
+        assert_eq!(call.attributes["rpc.grpc.status_code"], "0");
+        assert_eq!(call.attributes["tenant"], "local");
+        assert_eq!(call.attributes["ooloi.retries"], "0");
+        assert_eq!(call.attributes["ooloi.piece_id"], pid, "{call:?}");
+        // Every span of the call's trace is the call or one of its children.
+        for span in spans.iter().filter(|s| s.trace_id == call.trace_id) {
+            assert!(
+                span.span_id == call.span_id || span.parent_span_id == call.span_id,
+                "{span:?} is not under {call:?}"
+            );
+        }
+    }
+    let methods: BTreeSet<&str> = calls
+        .iter()
+        .map(|s| s.attributes["ooloi.method"].as_str())
+        .collect();
+    assert_eq!(
+        methods,
+        BTreeSet::from(["new-piece", "subscribe-to-piece-events", "set-title"])
+    );
+
+    // The traced call continued the caller's trace, under the caller's span.
+    let continued = calls
+        .iter()
+        .find(|s| s.trace_id == TRACE_ID)
+        .unwrap_or_else(|| panic!("no call in trace {TRACE_ID}: {calls:#?}"));
+    assert_eq!(continued.parent_span_id, PARENT_SPAN_ID);
+    assert_eq!(continued.attributes["ooloi.method"], "set-title");
+    let children: BTreeMap<&str, &Received> = spans
+        .iter()
+        .filter(|s| s.trace_id == TRACE_ID && s.parent_span_id == continued.span_id)
+        .map(|s| (s.name.as_str(), s))
+        .collect();
+    for step in ["stm.transaction", "store.write", "events.fan_out"] {
+        assert!(children.contains_key(step), "no {step} span: {children:#?}");
+    }
+    assert_eq!(children["stm.transaction"].attributes["retries"], "0");
+    assert_eq!(children["store.write"].attributes["db.system"], "memory");
+    assert_eq!(children["events.fan_out"].attributes["piece_id"], pid);
+    // The creation was stored and fanned out too (to nobody yet), in its own trace.
+    let created = calls
+        .iter()
+        .find(|s| s.attributes["ooloi.method"] == "new-piece")
+        .unwrap();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.parent_span_id == created.span_id && s.name == "store.write"),
+        "{spans:#?}"
+    );
+
+    // The call's log line carries its trace id.
+    let finished: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|j| j.get("message").and_then(|m| m.as_str()) == Some("grpc call finished"))
+        .collect();
+    assert!(
+        finished
+            .iter()
+            .any(|j| j["span"]["trace_id"] == TRACE_ID && j["grpc_method"] == "ExecuteMethod"),
+        "{finished:#?}"
+    );
+}
