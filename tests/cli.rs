@@ -346,4 +346,34 @@ fn health_probes_the_sidecar() {
     let (code, _, err) = probe(&["health"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("connecting to"), "{err}");
+
+    // A sidecar on every address (as in a container) is probed on loopback, IPv4 and IPv6.
+    for every in ["0.0.0.0:0", "[::]:0"] {
+        let server = ServerProcess::spawn(
+            server_command()
+                .args(["--http-listen", every])
+                .env("OOLOI__AUTH__ALLOW_INSECURE_NETWORK", "true"),
+        );
+        let lines = server.lines_until("ooloi-server ready", Duration::from_secs(20));
+        let listen = logged_addr(&lines, "http_listen").expect("the HTTP address");
+        let out = Command::new(env!("CARGO_BIN_EXE_ooloi-server"))
+            .env("OOLOI__HTTP__LISTEN", &listen)
+            .env("OOLOI__STORE__URL", "memory:")
+            .args(["health", "--ready"])
+            .output()
+            .unwrap();
+        let loopback = if every.starts_with('[') {
+            "[::1]"
+        } else {
+            "127.0.0.1"
+        };
+        let port = listen.rsplit(':').next().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("http://{loopback}:{port}/readyz: 200 OK"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
 }

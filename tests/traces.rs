@@ -99,11 +99,14 @@ fn attributes(
         .collect()
 }
 
-/// The server under test, exporting to `otlp`, logging JSON with the per-call lines.
-fn spawn(otlp: &str) -> ServerProcess {
+/// The server under test, exporting to `otlp` (if given), logging JSON with the per-call lines.
+fn spawn(otlp: Option<&str>) -> ServerProcess {
+    let mut command = server_command();
+    if let Some(otlp) = otlp {
+        command.env("OOLOI__TELEMETRY__OTLP_ENDPOINT", otlp);
+    }
     ServerProcess::spawn(
-        server_command()
-            .env("OOLOI__TELEMETRY__OTLP_ENDPOINT", otlp)
+        command
             .env("OOLOI__LOG__FORMAT", "json")
             // The per-call lines are at debug level.
             .env("RUST_LOG", "info,ooloi_server=debug")
@@ -146,7 +149,7 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
 
-    let server = spawn(&otlp);
+    let server = spawn(Some(&otlp));
     let grpc = wait_ready(&server);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
         .unwrap()
@@ -250,16 +253,63 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
         "{spans:#?}"
     );
 
-    // The call's log line carries its trace id.
-    let finished: Vec<serde_json::Value> = log
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|j| j.get("message").and_then(|m| m.as_str()) == Some("grpc call finished"))
-        .collect();
-    assert!(
-        finished
-            .iter()
-            .any(|j| j["span"]["trace_id"] == TRACE_ID && j["grpc_method"] == "ExecuteMethod"),
-        "{finished:#?}"
+    assert_eq!(finished_trace_ids(&log).get(TRACE_ID), Some(&1), "{log:#?}");
+}
+
+/// The trace ids of the logged `ExecuteMethod` calls, with how many calls each.
+fn finished_trace_ids(log: &[String]) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    for line in log {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if json["message"] == "grpc call finished" && json["grpc_method"] == "ExecuteMethod" {
+            let id = json["span"]["trace_id"].as_str().unwrap_or_default();
+            *ids.entry(id.to_string()).or_insert(0) += 1;
+        }
+    }
+    ids
+}
+
+/// Without an exporter nothing is sent, and a call's log lines still name its trace: the
+/// caller's from `traceparent`, or a fresh one of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_exporter_log_lines_still_carry_the_trace_id() {
+    let server = spawn(None);
+    let grpc = wait_ready(&server);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = TestClient::register(
+        OoloiServiceClient::with_interceptor(channel, Bearer::none()),
+        "logger",
+    )
+    .await;
+    let pid = client.new_piece("Logged").await;
+    client.set_title(&pid, "Renamed").await;
+    let mut traced = request(Some("logger"), "list-pieces", "[]");
+    traced.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
     );
+    client.grpc.execute_method(traced).await.unwrap();
+    let log = stop(server);
+    let ids = finished_trace_ids(&log);
+    assert_eq!(ids.values().sum::<usize>(), 3, "{log:#?}");
+    assert_eq!(ids.get(TRACE_ID), Some(&1), "{ids:?}");
+    // The other two calls got fresh, distinct, valid W3C trace ids.
+    let fresh: Vec<&String> = ids.keys().filter(|id| *id != TRACE_ID).collect();
+    assert_eq!(fresh.len(), 2, "{ids:?}");
+    for id in fresh {
+        assert!(
+            id.len() == 32
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+                && id.bytes().any(|b| b != b'0'),
+            "{id}"
+        );
+    }
 }

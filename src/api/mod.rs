@@ -712,6 +712,9 @@ impl Api {
         params: &Value,
         deadline: Option<Instant>,
     ) -> Result<(Value, Durable), Error> {
+        // The call's span (the transport's, if any): what the call is, for its trace.
+        let call_span = tracing::Span::current();
+        call_span.record("ooloi.method", method);
         let m = self
             .0
             .methods
@@ -730,8 +733,6 @@ impl Api {
                 message: format!("{method} is for the platform operator"),
             });
         }
-        let call_span = tracing::Span::current();
-        call_span.record("ooloi.method", method);
         let named_piece = m
             .params
             .iter()
@@ -745,7 +746,9 @@ impl Api {
         let mut committed = None;
         let mut in_flight = None;
         let mut attempts = 0_u32;
-        let transaction = tracing::info_span!("stm.transaction", retries = Empty);
+        // For traces only (target `ooloi_server::traces`): not made unless spans are exported.
+        let transaction =
+            tracing::info_span!(target: "ooloi_server::traces", "stm.transaction", retries = Empty);
         let _in_transaction = transaction.enter();
         let result = self.0.stm.atomically(|tx| {
             attempts += 1;

@@ -182,8 +182,9 @@ fn migrate(config: &Config, check: bool) -> ExitCode {
     })
 }
 
-/// How long `ooloi-server health` waits for the sidecar's answer.
-const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long `ooloi-server health` waits for the sidecar's answer: less than the image's
+/// HEALTHCHECK timeout (5 s), so a slow answer is reported as such rather than killed.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The URL `ooloi-server health` probes: `--url`, or the sidecar that `http.listen` names,
 /// reached on the loopback address when it listens on every address.

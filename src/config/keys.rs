@@ -231,7 +231,7 @@ pub(crate) static KEYS: &[Key] = &[
         kind: KeyKind::Text,
         default: "sqlite://<data dir>/ooloi.db",
         example: "postgres://ooloi@db:5432/ooloi",
-        secret: false,
+        secret: true,
         help: "database: sqlite://PATH, postgres://... or memory: (nothing kept)",
         inert: None,
         set: |c, v| {
@@ -951,7 +951,20 @@ pub(crate) static KEYS: &[Key] = &[
         help: "OTLP/gRPC endpoint traces are exported to (unset: no export)",
         inert: None,
         set: |c, v| {
-            c.telemetry.otlp_endpoint = http_url(v, "http://otel-collector:4317")?;
+            let endpoint = http_url(v, "http://otel-collector:4317")?;
+            if endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("https://"))
+            {
+                // Refused here rather than at start-up: this build has no TLS client.
+                return Err(
+                    "an http:// URL like http://otel-collector:4317 (this build \
+                     has no TLS client: export to a collector on a trusted network, or a \
+                     sidecar)"
+                        .to_string(),
+                );
+            }
+            c.telemetry.otlp_endpoint = endpoint;
             Ok(())
         },
     },

@@ -521,9 +521,14 @@ fn malformed_values_name_the_key_and_the_form() {
     );
     let e = err(Some("[auth]\npublic_key_files = [\"/a,b.pem\"]"), &[], &[]);
     assert!(e.contains("is not an array of strings"), "{e}");
-    let e = err(None, &[("OOLOI__STORE__URL", "mysql://x")], &[]);
+    // A store URL may hold a password: never echoed.
+    let e = err(
+        None,
+        &[("OOLOI__STORE__URL", "mysql://root:hunter2@x")],
+        &[],
+    );
     assert!(
-        e.contains("OOLOI__STORE__URL: \"mysql://x\" is not a database URL"),
+        e.contains("OOLOI__STORE__URL: <redacted> is not a database URL") && !e.contains("hunter2"),
         "{e}"
     );
     let e = err(None, &[("OOLOI__AUTH__JWKS_URL", "ftp://x")], &[]);
@@ -534,6 +539,13 @@ fn malformed_values_name_the_key_and_the_form() {
         &[],
     );
     assert!(e.contains("OOLOI__TELEMETRY__OTLP_ENDPOINT"), "{e}");
+    // No TLS client in this build: an https:// collector is refused here, not at start-up.
+    let e = err(
+        None,
+        &[("OOLOI__TELEMETRY__OTLP_ENDPOINT", "https://collector:4317")],
+        &[],
+    );
+    assert!(e.contains("has no TLS client"), "{e}");
     let e = err(None, &[("OOLOI__STORE__DATA_DIR", "")], &[]);
     assert!(e.contains("is not a directory path"), "{e}");
     let e = err(None, &[("OOLOI__AUTH__TENANT_CLAIM", " ")], &[]);

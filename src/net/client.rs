@@ -13,7 +13,12 @@ pub async fn get(
     accept: &str,
     max_bytes: usize,
 ) -> Result<(StatusCode, Vec<u8>), String> {
-    let host = url.host().unwrap_or_default();
+    // An IPv6 literal is `[::1]` in a URL and `::1` to connect to.
+    let host = url
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = url.port_u16().unwrap_or(80);
     let stream = tokio::net::TcpStream::connect((host, port))
         .await

@@ -101,6 +101,10 @@ struct Shared {
     hooks: OnceLock<Arc<dyn StageHooks>>,
     /// The store failed and has not recovered.
     failed: AtomicBool,
+    /// Held while failing or recovering changes `failed`, the write gate and readiness, so
+    /// that the three always change together (a failure right after a recovery cannot be
+    /// overtaken by that recovery opening the gate).
+    transition: Mutex<()>,
     /// The number of the last tenant change stored (they are stored in order).
     tenants_written: AtomicU64,
     /// Pieces that lost commits in the failure: reloaded on recovery.
@@ -167,10 +171,6 @@ pub fn entry_of(commit: &PieceCommit) -> LogEntry {
     }
 }
 
-/// How many records from the front of `items` form whole transactions: every transaction
-/// with a commit among them has all its commits among them. At least [`MAX_GROUP`] if that
-/// many are whole (more only to finish a large transaction); 0 while the first transaction
-/// waits for a commit still in the API's commit order.
 /// One `store.write` span per transaction in `group`, each a child of the call that made it
 /// (none for commits made outside a traced call). They end when dropped, after the append.
 fn write_spans(group: &[PieceCommit], backend: &str) -> Vec<tracing::Span> {
@@ -182,6 +182,7 @@ fn write_spans(group: &[PieceCommit], backend: &str) -> Vec<tracing::Span> {
         }
         last_txn = Some(commit.txn.0);
         spans.push(tracing::info_span!(
+            target: "ooloi_server::traces",
             parent: &commit.span,
             "store.write",
             db.system = backend,
@@ -199,6 +200,7 @@ fn fan_out_span(commit: &PieceCommit) -> tracing::Span {
         return tracing::Span::none();
     }
     tracing::info_span!(
+        target: "ooloi_server::traces",
         parent: &commit.span,
         "events.fan_out",
         piece_id = %commit.piece_id,
@@ -207,6 +209,10 @@ fn fan_out_span(commit: &PieceCommit) -> tracing::Span {
     )
 }
 
+/// How many records from the front of `items` form whole transactions: every transaction
+/// with a commit among them has all its commits among them. At least [`MAX_GROUP`] if that
+/// many are whole (more only to finish a large transaction); 0 while the first transaction
+/// waits for a commit still in the API's commit order.
 fn whole_transactions(items: &VecDeque<Pending>) -> usize {
     let mut seen: HashMap<u64, usize> = HashMap::new();
     let mut incomplete = 0usize;
@@ -254,6 +260,7 @@ impl DurabilityStage {
             api: OnceLock::new(),
             hooks: OnceLock::new(),
             failed: AtomicBool::new(false),
+            transition: Mutex::new(()),
             tenants_written: AtomicU64::new(0),
             dirty: Mutex::new(HashSet::new()),
             since_snapshot: Mutex::new(HashMap::new()),
@@ -552,7 +559,7 @@ impl DurabilityStage {
     }
 
     fn enter_failure(&self) {
-        // Only the writer task calls this, so the check and the store below do not race.
+        let _transition = self.0.transition.lock().unwrap_or_else(|e| e.into_inner());
         if self.0.failed.load(Acquire) {
             return;
         }
@@ -626,10 +633,13 @@ impl DurabilityStage {
             if !reloaded {
                 continue;
             }
-            self.0.failed.store(false, Relaxed);
-            api.set_write_refusal(None);
-            if let Some(hooks) = self.0.hooks.get() {
-                hooks.store_available(true);
+            {
+                let _transition = self.0.transition.lock().unwrap_or_else(|e| e.into_inner());
+                self.0.failed.store(false, Release);
+                api.set_write_refusal(None);
+                if let Some(hooks) = self.0.hooks.get() {
+                    hooks.store_available(true);
+                }
             }
             // Tenant changes held back while the store was down go now.
             self.0.wake_writer.notify_one();

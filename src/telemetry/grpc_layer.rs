@@ -207,6 +207,16 @@ pin_project! {
         span: tracing::Span,
         call: Option<Call>,
     }
+
+    impl<F> PinnedDrop for MeteredFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the handler answered: the client reset the stream (or the
+            // connection went away) and hyper dropped the call.
+            if let Some(call) = this.project().call.take() {
+                call.finish(GrpcCode::CANCELLED);
+            }
+        }
+    }
 }
 
 impl<F, ResBody, E> Future for MeteredFuture<F>
@@ -508,6 +518,49 @@ mod tests {
             stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::CANCELLED),
             1
         );
+    }
+
+    /// A service that never answers (the handler is still working when the client resets).
+    #[derive(Clone)]
+    struct Pending;
+
+    impl Service<http::Request<tonic::body::Body>> for Pending {
+        type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+        type Error = Infallible;
+        type Future = std::future::Pending<Result<Self::Response, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_dropped_before_its_handler_answered_is_cancelled() {
+        let stats = Arc::new(GrpcStats::new());
+        let mut service = GrpcMetricsLayer::new(stats.clone()).layer(Pending);
+        let mut call = Box::pin(service.call(request("/ooloi.OoloiService/ExecuteMethod")));
+        // Polled once (the handler is running), then dropped as hyper drops a reset stream.
+        assert!(poll_once(call.as_mut()).await.is_none());
+        assert_eq!(stats.handled_where(|_| true), 0, "not finished yet");
+        drop(call);
+        assert_eq!(
+            stats.handled(GrpcMethod::ExecuteMethod, GrpcCode::CANCELLED),
+            1
+        );
+        assert_eq!(stats.handled_where(|_| true), 1, "and only once");
+    }
+
+    /// Polls `future` once: its output if it was ready.
+    async fn poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut future).poll(cx) {
+                Poll::Ready(out) => Some(out),
+                Poll::Pending => None,
+            })
+        })
+        .await
     }
 
     #[tokio::test]

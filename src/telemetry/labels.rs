@@ -194,6 +194,12 @@ impl GrpcCode {
         }
     }
 
+    /// Whether a server span with this code is an error, by OpenTelemetry's RPC conventions:
+    /// UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+    pub fn fails_server_span(self) -> bool {
+        matches!(self.0, 2 | 4 | 12 | 13 | 14 | 15)
+    }
+
     /// The code's number (`rpc.grpc.status_code` on a span).
     pub fn number(self) -> u32 {
         u32::from(self.0)

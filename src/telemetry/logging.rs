@@ -8,6 +8,9 @@
 
 use std::str::FromStr;
 
+use tracing::Level;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -35,18 +38,26 @@ fn default_filter() -> Targets {
 
 /// Installs the process-wide subscriber (once; a second call, as in tests, changes nothing).
 /// `rust_log` is the value of `RUST_LOG`, passed in so that configuration stays explicit. With
-/// `traces`, spans are also exported ([`super::traces`]); the same filter decides which.
+/// `traces`, spans are also exported ([`super::traces`]).
+///
+/// Each layer has its own filter. The log lines follow `RUST_LOG`, but never show the spans
+/// made only for traces ([`super::traces::TRACE_ONLY_TARGET`]): without an exporter no layer
+/// wants those, so they cost a callsite check. The exporter takes this crate's spans at info
+/// whatever `RUST_LOG` says (a quieter log must not turn tracing off, and the transport
+/// crates' own spans, the exporter's connection among them, stay out of the traces).
 pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::traces::Exporter>) {
     let (targets, understood) = filter(rust_log);
+    let logged = targets.with_target(super::traces::TRACE_ONLY_TARGET, LevelFilter::OFF);
+    let exported = Targets::new().with_target(env!("CARGO_CRATE_NAME"), Level::INFO);
     let registry = tracing_subscriber::registry()
-        .with(targets)
-        .with(traces.map(super::traces::Exporter::layer));
+        .with(traces.map(|traces| traces.layer().with_filter(exported)));
     let installed = match format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
-                    .with_ansi(false),
+                    .with_ansi(false)
+                    .with_filter(logged),
             )
             .try_init(),
         LogFormat::Json => registry
@@ -54,7 +65,8 @@ pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::tr
                 tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .with_filter(logged),
             )
             .try_init(),
     };
@@ -69,8 +81,6 @@ pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::tr
 
 #[cfg(test)]
 mod tests {
-    use tracing::Level;
-
     use super::*;
 
     #[test]

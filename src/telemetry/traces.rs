@@ -8,16 +8,19 @@
 //! With `telemetry.otlp_endpoint` set, [`exporter`] turns those spans into OpenTelemetry spans
 //! (tracing-opentelemetry) and sends them in batches over OTLP/gRPC; the batch queue is
 //! bounded, so a collector that is down costs dropped spans, never memory. Without it nothing
-//! is exported, and the request span still carries a `trace_id` (the caller's, or a fresh one)
-//! so that log lines can be matched with the caller's traces.
+//! is exported, the domain's spans are not made at all, and the request span carries only a
+//! `trace_id` (the caller's, or a fresh one) and the tenant, so that log lines can be matched
+//! with the caller's traces.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracerProvider};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -80,23 +83,47 @@ pub fn exporter(endpoint: &str) -> Result<Exporter, String> {
         .with_batch_exporter(spans)
         .with_resource(resource)
         .build();
+    EXPORTING.store(true, Relaxed);
     Ok(Exporter { provider })
 }
 
+/// The target of the spans made only for traces (`stm.transaction`, `store.write`,
+/// `events.fan_out`): log lines never show them, and without an exporter nothing makes them.
+pub const TRACE_ONLY_TARGET: &str = "ooloi_server::traces";
+
+/// Whether spans are exported (an [`Exporter`] was made): the call spans then carry the
+/// attributes a trace needs; otherwise only what log lines need.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
 /// The span of one gRPC call to `method`, continuing the trace of a valid `traceparent` in
-/// `headers`. Its fields are filled in as the call goes: `tenant` ([`record_tenant`]),
-/// `ooloi.method`, `ooloi.piece_id` and `ooloi.retries` (by the API), and the status code
-/// ([`record_status`]).
+/// `headers`. It carries the `trace_id` (the caller's, or a fresh one) and the `tenant`
+/// ([`record_tenant`]). When spans are exported it is the trace's server span: named after the
+/// method, with the `rpc.*` attributes and, filled in as the call goes, `ooloi.method`,
+/// `ooloi.piece_id` and `ooloi.retries` (by the API) and the status code ([`record_status`]).
 pub fn request_span(method: GrpcMethod, headers: &http::HeaderMap) -> Span {
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    if !EXPORTING.load(Relaxed) {
+        // Logs only: two fields, both known or cheap now (the SDK's generator is a
+        // thread-local RNG, no system call), so a JSON log line's span is written once.
+        let remote = parent.span().span_context().clone();
+        let trace_id = if remote.is_valid() {
+            remote.trace_id()
+        } else {
+            RandomIdGenerator::default().new_trace_id()
+        };
+        return tracing::info_span!(
+            target: "ooloi_server::grpc",
+            "grpc.request",
+            trace_id = %trace_id,
+            tenant = Empty,
+        );
+    }
     let span = tracing::info_span!(
         target: "ooloi_server::grpc",
         "grpc.request",
         otel.name = method.span_name(),
         otel.kind = "server",
         otel.status_code = Empty,
-        rpc.system = "grpc",
-        rpc.service = method.service(),
-        rpc.method = method.name(),
         rpc.grpc.status_code = Empty,
         tenant = Empty,
         ooloi.method = Empty,
@@ -107,16 +134,13 @@ pub fn request_span(method: GrpcMethod, headers: &http::HeaderMap) -> Span {
     if span.is_disabled() {
         return span;
     }
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    let remote = parent.span().span_context().clone();
-    // Without an OpenTelemetry layer (export off) there is no parent to set; the trace id is
-    // then the caller's, or a fresh one, for the logs.
-    let trace_id = match span.set_parent(parent) {
-        Ok(()) => span.context().span().span_context().trace_id().to_string(),
-        Err(_) if remote.is_valid() => remote.trace_id().to_string(),
-        Err(_) => uuid::Uuid::new_v4().simple().to_string(),
-    };
-    span.record("trace_id", trace_id.as_str());
+    // Constant per method: straight to the OpenTelemetry span, not through the log layer.
+    span.set_attribute("rpc.system", "grpc");
+    span.set_attribute("rpc.service", method.service());
+    span.set_attribute("rpc.method", method.name());
+    let _ = span.set_parent(parent);
+    let trace_id = span.context().span().span_context().trace_id();
+    span.record("trace_id", tracing::field::display(trace_id));
     span
 }
 
@@ -125,10 +149,12 @@ pub fn record_tenant(tenant: &str) {
     Span::current().record("tenant", tenant);
 }
 
-/// Records the call's gRPC status on its span (an error status marks the span as failed).
+/// Records the call's gRPC status on its span. As OpenTelemetry's RPC conventions say for a
+/// server, only the codes that mean the server failed mark the span as an error; a caller's
+/// mistake (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, ...) does not.
 pub fn record_status(span: &Span, code: GrpcCode) {
     span.record("rpc.grpc.status_code", code.number());
-    if code != GrpcCode::OK {
+    if code.fails_server_span() {
         span.record("otel.status_code", "ERROR");
     }
 }
