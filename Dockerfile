@@ -99,6 +99,6 @@ EXPOSE 10700 10701
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/ooloi-server", "health"]
 
-# SIGTERM drains gRPC and flushes the store; give it ~30 s (`docker stop -t 35`).
+# SIGTERM drains gRPC and flushes the store (~30 s), then trace spans (~5 s): `docker stop -t 45`.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/ooloi-server"]

@@ -235,6 +235,8 @@ impl Server {
             Arc::new(stage.clone()),
             tenants,
         );
+        // Calls hand their spans on only when spans are exported.
+        api.trace_calls(config.telemetry.otlp_endpoint.is_some());
         // Every change to the tenant registry is stored (behind the admin call).
         let persist = stage.clone();
         api.tenants().on_change(Box::new(move |tenant, record| {

@@ -20,16 +20,19 @@
 #   types and malformed durations fail), plus scrapeTimeout <= interval.
 # - chart yamllint: `yamllint --strict` with the repository's .yamllint.yaml on the rendered
 #   manifests and on the chart's own YAML (Chart.yaml, values.yaml, ci/*.yaml) and the config.
-# - chart checkov: `checkov --framework kubernetes` on the rendered manifests; no check may
-#   fail. The only skips are checkov.io/skip<N> annotations in the templates, each with its
+# - chart checkov: `checkov --framework kubernetes` on the rendered manifests of each values
+#   file; no check may fail, and each run must report checks that passed (a run that produced
+#   no report, or an empty one, checked nothing and fails). The only skips are checkov.io/skip<N> annotations in the templates, each with its
 #   reason beside it (image digest pinning while image.digest is unset, probes of the one-shot
 #   test pod).
 # - chart guards: values that must not render do not, with the message that says what to set
 #   (the defaults alone; JWT without a key source or issuer; auth none without
-#   allowInsecureNetwork; a replica count; a grace period under 40 s; ...), and the smallest
-#   values that should render do.
+#   allowInsecureNetwork; a replica count; a grace period under 40 s; an https:// OTLP
+#   endpoint; ...), and the smallest values that should render do.
 # - chart readme: README.md's values table matches values.yaml's `# --` comments, key for key,
 #   with the same defaults (scripts/ops/chart_readme.py; --write regenerates the table).
+# Every tool run is bounded by `timeout` (checkov 300 s, the others 120 s), so a hung tool fails
+# its check instead of hanging the build.
 # Each check prints `ops: chart <check>: ok` or `ops: chart <check>: FAILED` (after the tool's
 # output); all run even if one fails, and the script exits non-zero if any failed.
 # CHART=DIR checks a copy of the chart elsewhere (the same checks; for trying changes).
@@ -255,6 +258,12 @@ GUARDS = [
      "additional properties 'replicas' not allowed"),
     ("a grace period under 40 s", {"auth": dict(JWT, hs256={"existingSecret": "s"}), "terminationGracePeriodSeconds": 10},
      "minimum: got 10, want 40"),
+    ("an https:// OTLP endpoint (the server has no TLS client)",
+     {"auth": dict(JWT, hs256={"existingSecret": "s"}), "telemetry": {"otlpEndpoint": "https://otel-collector:4317"}},
+     "at '/telemetry/otlpEndpoint'"),
+    ("no DNS port (an empty list would allow every port)",
+     {"auth": dict(JWT, hs256={"existingSecret": "s"}), "networkPolicy": {"dns": {"ports": []}}},
+     "at '/networkPolicy/dns/ports'"),
     ("a config key the chart sets", {"auth": dict(JWT, hs256={"existingSecret": "s"}), "config": {"grpc": {"listen": "0.0.0.0:1"}}},
      "config.grpc.listen is set by the chart itself"),
     ("the insecure-network switch through config",
@@ -272,6 +281,12 @@ GUARDS = [
 PASSES = [
     ("jwt with an HS256 secret", {"auth": dict(JWT, hs256={"existingSecret": "s"})}),
     ("auth none with allowInsecureNetwork", {"auth": {"mode": "none", "allowInsecureNetwork": True}}),
+    ("an http:// OTLP endpoint",
+     {"auth": dict(JWT, hs256={"existingSecret": "s"}), "telemetry": {"otlpEndpoint": "http://otel-collector:4317"}}),
+    ("OpenShift's DNS (namespace openshift-dns, port 5353)",
+     {"auth": dict(JWT, hs256={"existingSecret": "s"}),
+      "networkPolicy": {"dns": {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}}}],
+                                "ports": [{"port": 5353, "protocol": "UDP"}, {"port": 5353, "protocol": "TCP"}]}}}),
 ]
 
 
@@ -332,7 +347,19 @@ run() {
   fi
 }
 
-py() { "$venv/python" "$tool" "$@"; }
+# bounded SECONDS COMMAND...: runs COMMAND (a program, not a function) under `timeout`, which
+# ends its whole process group on expiry (SIGTERM, SIGKILL 10 s later); says so when it does.
+bounded() {
+  local seconds="$1" rc=0
+  shift
+  timeout --kill-after=10 "$seconds" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "timed out after ${seconds} s: $*"
+  fi
+  return "$rc"
+}
+
+py() { bounded 120 "$venv/python" "$tool" "$@"; }
 
 # The rendered manifests of every values file (after `render`).
 manifests() { find "$out" -mindepth 2 -name '*.yaml' | sort; }
@@ -345,7 +372,7 @@ validate() {
   [ "${#files[@]}" -gt 0 ] || { echo "no rendered manifests"; return 1; }
   for version in 1.27.0 1.37.0; do
     echo "kubernetes-validate --strict -k $version: ${#files[@]} manifests"
-    "$venv/kubernetes-validate" --strict --quiet -k "$version" "${files[@]}" || status=1
+    bounded 120 "$venv/kubernetes-validate" --strict --quiet -k "$version" "${files[@]}" || status=1
   done
   if [ "${#monitors[@]}" -gt 0 ]; then py servicemonitor "${monitors[@]}" || status=1; fi
   return "$status"
@@ -356,41 +383,67 @@ lint_yaml() {
   mapfile -t files < <(manifests)
   files+=("$chart/Chart.yaml" "$chart/values.yaml" "$chart"/ci/*.yaml "$root/.yamllint.yaml")
   echo "yamllint --strict: ${#files[@]} files"
-  "$venv/yamllint" --strict -c "$root/.yamllint.yaml" "${files[@]}"
+  bounded 120 "$venv/yamllint" --strict -c "$root/.yamllint.yaml" "${files[@]}"
 }
 
 checkov() {
-  local status=0 dir name
+  local status=0 dir name rc dirs=()
   # Each values file in its own run, so that the graph check "every pod has a NetworkPolicy"
   # cannot match one release's pods with another's policies.
-  for dir in "$out"/*/; do
+  for dir in "$out"/*/; do [ -d "$dir" ] && dirs+=("$dir"); done
+  [ "${#dirs[@]}" -gt 0 ] || { echo "checkov: no rendered manifests"; return 1; }
+  for dir in "${dirs[@]}"; do
     name="$(basename "$dir")"
-    "$venv/checkov" -d "$dir" --framework kubernetes --compact --skip-download --output json \
-      >"$out/checkov-$name.json" 2>"$out/checkov-$name.log" || true
-    "$venv/python" - "$out/checkov-$name.json" "$out/checkov-$name.log" "$name" <<'PY' || status=1
-"""Prints checkov's summary, every skip with its reason and every failed check in full."""
+    # checkov exits 1 when a check fails; its report (read below) says which. Only a timeout
+    # is decided here.
+    rc=0
+    bounded 300 "$venv/checkov" -d "$dir" --framework kubernetes --compact --skip-download --output json \
+      >"$out/checkov-$name.json" 2>"$out/checkov-$name.log" || rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+      tail -n 20 "$out/checkov-$name.log"
+      echo "checkov $name: timed out after 300 s"
+      status=1
+      continue
+    fi
+    bounded 120 "$venv/python" - "$out/checkov-$name.json" "$out/checkov-$name.log" "$name" <<'PY' || status=1
+"""Prints checkov's summary, every skip with its reason and every failed check in full. Passes
+only if no report has a failed check (or lacks its summary) and at least one report has passed
+checks: checkov prints `[]`, or nothing, when it found nothing to check."""
 import json, sys
+name = sys.argv[3]
 try:
     data = json.load(open(sys.argv[1]))
-except ValueError:
+except (OSError, ValueError):
     print(open(sys.argv[2]).read())
-    sys.exit(f"checkov {sys.argv[3]}: no JSON report")
-ok = True
-for report in data if isinstance(data, list) else [data]:
-    s, results = report.get("summary", {}), report.get("results", {})
-    print(f"checkov {sys.argv[3]}: passed {s.get('passed')}, failed {s.get('failed')}, skipped {s.get('skipped')}")
+    sys.exit(f"checkov {name}: no JSON report")
+reports = data if isinstance(data, list) else [data]
+ok, passed = True, 0
+for report in reports:
+    if not isinstance(report, dict) or not isinstance(report.get("summary"), dict):
+        print(f"checkov {name}: a report without a summary: {json.dumps(report)[:300]}")
+        ok = False
+        continue
+    s, results = report["summary"], report.get("results") or {}
+    print(f"checkov {name} ({report.get('check_type', '?')}): passed {s.get('passed')}, failed {s.get('failed')}, "
+          f"skipped {s.get('skipped')}")
     for c in results.get("skipped_checks", []):
         print(f"  skipped {c['check_id']} on {c['resource']}: {c['check_result'].get('suppress_comment')}")
     for c in results.get("failed_checks", []):
         print(f"  FAILED {c['check_id']} {c['check_name']}: {c['resource']} ({c['file_path']})")
-    ok &= s.get("failed") == 0 and s.get("passed", 0) > 0
+    ok &= s.get("failed") == 0 and not results.get("failed_checks")
+    if isinstance(s.get("passed"), int):
+        passed = max(passed, s["passed"])
+if passed <= 0:
+    print(open(sys.argv[2]).read()[-2000:])
+    print(f"checkov {name}: no report with a passed check ({len(reports)} report(s)): checkov checked nothing")
+    ok = False
 sys.exit(0 if ok else 1)
 PY
   done
   return "$status"
 }
 
-readme() { "$venv/python" "$root/scripts/ops/chart_readme.py" "$chart"; }
+readme() { bounded 120 "$venv/python" "$root/scripts/ops/chart_readme.py" "$chart"; }
 
 run lint py lint "$chart" "$root/Cargo.toml"
 run render py render "$chart" "$out"

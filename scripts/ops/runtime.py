@@ -20,8 +20,16 @@
    and range, with Grafana's variables replaced by values Prometheus actually holds; any status
    other than success fails the check. How many returned data is printed, for information.
 
+Everything the sandbox uses on the host (copies of the release binaries, the data directory, the
+read-only probe directory) lives in one fresh directory under /tmp, mode 0755: $OPS_RUNTIME_DIR
+when runtime.sh made it (it removes it in its exit trap), else one made and removed here. As root
+the sandbox is uid 10001, which must be able to reach all of it; the repository, and with it
+target/, may be anywhere (a CI checkout under /root, mode 0700, is not reachable), so nothing
+of the sandbox's may live there. Every directory on the way is checked to be searchable.
+
 Every process started here runs in its own process group with a parent-death SIGKILL, and is
-killed (group-wise) on exit; every wait is bounded. Scratch files: ${CARGO_TARGET_DIR}/ops/runtime.
+killed (group-wise) on exit; every wait is bounded. Scratch files (logs, the Prometheus run):
+${CARGO_TARGET_DIR}/ops/runtime.
 """
 
 from __future__ import annotations
@@ -31,11 +39,13 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -47,8 +57,12 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "target")
 if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
 SCRATCH = TARGET / "ops" / "runtime"
-SERVER = TARGET / "release" / "ooloi-server"
-CLI = TARGET / "release" / "ooloi"
+RELEASE = TARGET / "release"
+# Replaced in main() by copies in RUN_DIR/bin, reachable by the sandbox's uid.
+SERVER = RELEASE / "ooloi-server"
+CLI = RELEASE / "ooloi"
+RUN_DIR = Path("/nonexistent")  # set by main(): see prepare_run_dir()
+RUN_DIR_MADE_HERE = False  # then main() removes it
 GRPCURL = TARGET / "e2e-venv" / "bin" / "grpcurl"
 PROMETHEUS = Path("/usr/bin/prometheus")
 DASHBOARD = Path(os.environ.get("OPS_DASHBOARD") or ROOT / "helm/ooloi-server/dashboards/ooloi-server.json")
@@ -57,7 +71,7 @@ if not DASHBOARD.is_absolute():
 
 SANDBOX_UID = 10001
 READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 35.0
+STOP_TIMEOUT = 45.0
 CALL_TIMEOUT = 20.0
 SCRAPE_TIMEOUT = 30.0
 
@@ -119,7 +133,7 @@ def _on_signal(signum, _frame):
     sys.exit(128 + signum)
 
 
-def run(argv, timeout=CALL_TIMEOUT, env=None, check=True) -> subprocess.CompletedProcess:
+def run(argv, timeout=CALL_TIMEOUT, env=None, check=True, cwd=None) -> subprocess.CompletedProcess:
     """Runs a short command (bounded), in its own session, killed on timeout."""
     try:
         done = subprocess.run(
@@ -129,6 +143,7 @@ def run(argv, timeout=CALL_TIMEOUT, env=None, check=True) -> subprocess.Complete
             text=True,
             timeout=timeout,
             env=env,
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_die_with_us,
         )
@@ -178,6 +193,52 @@ def wait_for(what: str, probe, timeout: float, proc: subprocess.Popen | None = N
             last = e
         time.sleep(every)
     raise CheckFailed(f"{what}: not within {timeout:.0f} s" + (f" (last error: {last})" if last else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# the sandbox's directory
+
+
+def unreachable(path: Path) -> str | None:
+    """Why uid SANDBOX_UID (neither owner nor in the group of a root-owned path) could not reach
+    `path` as root runs this script: a directory on the way without o+x, or the path itself
+    without o+r (a file) or o+x (a directory). None when it can, or when not running as root."""
+    if os.geteuid() != 0:
+        return None
+    path = Path(path)
+    for d in list(reversed(path.parents)) + ([path] if path.is_dir() else []):
+        st = d.stat()
+        if st.st_uid != SANDBOX_UID and not st.st_mode & stat.S_IXOTH:
+            return f"{d} (mode {stat.filemode(st.st_mode)}, uid {st.st_uid})"
+    if path.is_file():
+        st = path.stat()
+        if st.st_uid != SANDBOX_UID and (st.st_mode & (stat.S_IROTH | stat.S_IXOTH)) != (stat.S_IROTH | stat.S_IXOTH):
+            return f"{path} (mode {stat.filemode(st.st_mode)})"
+    return None
+
+
+def prepare_run_dir():
+    """Sets RUN_DIR (runtime.sh's $OPS_RUNTIME_DIR, or a new mkdtemp under /tmp, which main()
+    removes) and copies the release binaries into RUN_DIR/bin, mode 0755; SERVER and CLI then
+    name the copies."""
+    global RUN_DIR, RUN_DIR_MADE_HERE, SERVER, CLI
+    given = os.environ.get("OPS_RUNTIME_DIR")
+    if given:
+        RUN_DIR = Path(given)
+    else:
+        RUN_DIR = Path(tempfile.mkdtemp(prefix="ooloi-ops-runtime.", dir="/tmp"))
+        RUN_DIR_MADE_HERE = True
+    RUN_DIR.chmod(0o755)
+    bin_dir = RUN_DIR / "bin"
+    bin_dir.mkdir(mode=0o755, exist_ok=True)
+    for built in (RELEASE / "ooloi-server", RELEASE / "ooloi"):
+        if not built.is_file():
+            raise CheckFailed(f"no release binary {built} (runtime.sh builds it)")
+        copy = bin_dir / built.name
+        shutil.copyfile(built, copy)
+        copy.chmod(0o755)
+    SERVER, CLI = bin_dir / "ooloi-server", bin_dir / "ooloi"
+    print(f"the sandbox's directory: {RUN_DIR} (binaries copied from {RELEASE})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,7 +356,7 @@ def own(path: Path):
 
 
 def start_sandboxed(data_dir: Path, log: Path, data_env="/data") -> subprocess.Popen:
-    return start(bwrap_argv(data_dir) + [str(SERVER)], log, env=server_env(data_env))
+    return start(bwrap_argv(data_dir) + [str(SERVER)], log, env=server_env(data_env), cwd=RUN_DIR)
 
 
 def sandboxed_server_pid(bwrap: subprocess.Popen) -> int:
@@ -313,13 +374,20 @@ def check_bubblewrap():
     for tool in ("bwrap", "setpriv") if os.geteuid() == 0 else ("bwrap",):
         if run(["sh", "-c", f"command -v {tool}"], check=False).returncode != 0:
             raise CheckFailed(f"missing {tool} (Debian packages bubblewrap, util-linux)")
-    base = SCRATCH / "bwrap"
+    # Under RUN_DIR, not target/: the sandbox's uid must reach every path it is given.
+    base = RUN_DIR / "bwrap"
+    base.mkdir(mode=0o755)
+    base.chmod(0o755)
     data = base / "data"
     own(data)
     # A directory the sandbox's uid owns on the host, but which the sandbox sees read-only:
     # a write there fails only because the root is read-only, not for want of permission.
     owned_ro = base / "owned-but-read-only"
     own(owned_ro)
+    for path in (SERVER, data, owned_ro):
+        why = unreachable(path)
+        if why:
+            raise CheckFailed(f"uid {SANDBOX_UID} cannot reach {path}: {why}")
 
     # The uid mapping and the read-only root, from a probe in an identical sandbox.
     probe = run(bwrap_argv(data) + ["/bin/sh", "-c", (
@@ -328,7 +396,7 @@ def check_bubblewrap():
         '  if err=$(mkdir "$p/ooloi-probe" 2>&1); then echo "WRITABLE $p"; else echo "refused $p: $err"; fi; '
         'done; '
         'touch /data/probe && rm /data/probe && echo "writable /data"'
-    )])
+    )], cwd=RUN_DIR)
     lines = probe.stdout.splitlines()
     print("probe in the sandbox: " + "; ".join(lines))
     if lines[:2] != [str(SANDBOX_UID), str(SANDBOX_UID)]:
@@ -344,7 +412,7 @@ def check_bubblewrap():
     # The server itself, given a data directory outside /data, must refuse to start.
     for where in ("/var/lib/ooloi-test", str(owned_ro / "data")):
         log = SCRATCH / f"bwrap-readonly-{where.strip('/').replace('/', '_')[-40:]}.log"
-        proc = start(bwrap_argv(data) + [str(SERVER)], log, env=server_env(where))
+        proc = start(bwrap_argv(data) + [str(SERVER)], log, env=server_env(where), cwd=RUN_DIR)
         try:
             code = proc.wait(timeout=READY_TIMEOUT)
         except subprocess.TimeoutExpired as e:
@@ -377,7 +445,7 @@ def check_bubblewrap():
         # The image's HEALTHCHECK, in an identical sandbox, against the running server.
         health_env = server_env("/data", http=http)
         for args in (["health"], ["health", "--ready"]):
-            done = run(bwrap_argv(data) + [str(SERVER)] + args, env=health_env, check=False)
+            done = run(bwrap_argv(data) + [str(SERVER)] + args, env=health_env, check=False, cwd=RUN_DIR)
             if done.returncode != 0:
                 raise CheckFailed(f"ooloi-server {' '.join(args)} in the sandbox: exit "
                                   f"{done.returncode}\n{done.stdout}{done.stderr}")
@@ -740,10 +808,28 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     SCRATCH.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            prepare_run_dir()
+            prepared = None
+        except (CheckFailed, OSError) as e:
+            prepared = f"preparing the sandbox's directory: {e}"
+        failed = run_checks(prepared)
+    finally:
+        if RUN_DIR_MADE_HERE:
+            shutil.rmtree(RUN_DIR, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def run_checks(prepared: str | None) -> bool:
+    """Runs both checks (each fails at once if the sandbox's directory could not be prepared);
+    returns whether any failed."""
     failed = False
     for name, check in (("container contract under bubblewrap", check_bubblewrap),
                         ("real Prometheus", check_prometheus)):
         try:
+            if prepared:
+                raise CheckFailed(prepared)
             check()
             print(f"ops: {name}: ok", flush=True)
         except CheckFailed as e:
@@ -757,7 +843,7 @@ def main() -> int:
         finally:
             cleanup()
             sys.stdout.flush()
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@
 # library only). Servers listen on 127.0.0.1 ports that the kernel or a free-port probe picks;
 # every process started is in its own process group, killed on exit (and by a parent-death
 # signal); every wait is bounded. Scratch files: ${CARGO_TARGET_DIR:-target}/ops/runtime, emptied
-# first. Each check prints one line, `ops: <check>: ok` or `ops: <check>: FAILED` after what went
+# first. What the sandbox itself uses (copies of the two release binaries, the data directory) is
+# in a fresh directory made here under /tmp (mktemp -d, mode 0755) and removed on exit: as root
+# the sandbox runs as uid 10001, which could not reach target/ in a checkout under a private
+# directory such as /root (mode 0700), so the check does not depend on where the repository is. Each check prints one line, `ops: <check>: ok` or `ops: <check>: FAILED` after what went
 # wrong (with the server's log tail); both run, and the script exits 1 if either failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,10 +50,15 @@ done
 python="${python:-python3}"
 
 # runtime.py kills what it starts; this trap is the backstop for the case where Python itself is
-# killed: its children carry a parent-death SIGKILL, and its own process is ended here.
+# killed: its children carry a parent-death SIGKILL, and its own process is ended here (and
+# waited for, its SIGTERM handler kills its children) before the sandbox's directory is removed.
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
+sandbox=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; [ -n "$sandbox" ] && rm -rf "$sandbox"; true' EXIT
 trap 'exit 130' INT TERM HUP
+sandbox="$(mktemp -d /tmp/ooloi-ops-runtime.XXXXXX)"
+chmod 755 "$sandbox"
+export OPS_RUNTIME_DIR="$sandbox"
 status=0
 "$python" -u scripts/ops/runtime.py &
 pid=$!

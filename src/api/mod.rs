@@ -232,6 +232,8 @@ pub(crate) struct Core {
     refused: std::sync::Mutex<std::collections::HashMap<PieceId, (TenantId, Error)>>,
     /// Where audit entries go (set once by the server).
     pub(crate) audit: std::sync::OnceLock<Arc<dyn audit::AuditLog>>,
+    /// Whether calls are traced ([`Api::trace_calls`]).
+    traced: std::sync::atomic::AtomicBool,
 }
 
 /// The method API over one STM.
@@ -539,6 +541,7 @@ impl Api {
             next_txn: std::sync::atomic::AtomicU64::new(1),
             refused: std::sync::Mutex::new(std::collections::HashMap::new()),
             audit: std::sync::OnceLock::new(),
+            traced: std::sync::atomic::AtomicBool::new(false),
         }));
         methods::register_core(&api.0.methods);
         api
@@ -547,6 +550,16 @@ impl Api {
     /// The method registry (register plugin methods here).
     pub fn methods(&self) -> &MethodRegistry {
         &self.0.methods
+    }
+
+    /// Traces calls (the server turns it on when spans are exported): each call records what
+    /// it is on the caller's span, runs its transaction in a `stm.transaction` span, and hands
+    /// the span on with its commits, so that their store write and fan-out are traced as its
+    /// children. Off, a call touches no span: the spans would go nowhere.
+    pub fn trace_calls(&self, on: bool) {
+        self.0
+            .traced
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Sends audit entries to `log` (once; later calls are ignored).
@@ -629,7 +642,11 @@ impl Api {
             .iter_mut()
             .chain(committed.commits.iter_mut())
             .chain(committed.deletions.iter_mut());
-        let span = tracing::Span::current();
+        let span = if self.0.traced.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::Span::current()
+        } else {
+            tracing::Span::none()
+        };
         for (commit, ack) in commits.zip(acks) {
             commit.ack = AckSlot(Some(ack));
             commit.txn = txn;
@@ -713,7 +730,12 @@ impl Api {
         deadline: Option<Instant>,
     ) -> Result<(Value, Durable), Error> {
         // The call's span (the transport's, if any): what the call is, for its trace.
-        let call_span = tracing::Span::current();
+        let traced = self.0.traced.load(std::sync::atomic::Ordering::Relaxed);
+        let call_span = if traced {
+            tracing::Span::current()
+        } else {
+            tracing::Span::none()
+        };
         call_span.record("ooloi.method", method);
         let m = self
             .0
@@ -733,12 +755,15 @@ impl Api {
                 message: format!("{method} is for the platform operator"),
             });
         }
-        let named_piece = m
-            .params
-            .iter()
-            .zip(args)
-            .find(|(param, _)| param.kind == ParamKind::PieceId)
-            .and_then(|(_, value)| value.as_str());
+        let named_piece = traced
+            .then(|| {
+                m.params
+                    .iter()
+                    .zip(args)
+                    .find(|(param, _)| param.kind == ParamKind::PieceId)
+                    .and_then(|(_, value)| value.as_str())
+            })
+            .flatten();
         if let Some(piece) = named_piece {
             call_span.record("ooloi.piece_id", piece);
         }
@@ -746,9 +771,12 @@ impl Api {
         let mut committed = None;
         let mut in_flight = None;
         let mut attempts = 0_u32;
-        // For traces only (target `ooloi_server::traces`): not made unless spans are exported.
-        let transaction =
-            tracing::info_span!(target: "ooloi_server::traces", "stm.transaction", retries = Empty);
+        // For traces only (target `ooloi_server::traces`).
+        let transaction = if traced {
+            tracing::info_span!(target: "ooloi_server::traces", "stm.transaction", retries = Empty)
+        } else {
+            tracing::Span::none()
+        };
         let _in_transaction = transaction.enter();
         let result = self.0.stm.atomically(|tx| {
             attempts += 1;
@@ -776,7 +804,8 @@ impl Api {
         call_span.record("ooloi.retries", retries);
         drop(_in_transaction);
         let result = result?;
-        if named_piece.is_none()
+        if traced
+            && named_piece.is_none()
             && let Some(created) = committed.as_ref().and_then(|c| c.created.first())
         {
             // A creation names no piece: its span gets the one it made.

@@ -40,35 +40,27 @@ fn default_filter() -> Targets {
 /// `rust_log` is the value of `RUST_LOG`, passed in so that configuration stays explicit. With
 /// `traces`, spans are also exported ([`super::traces`]).
 ///
-/// Each layer has its own filter. The log lines follow `RUST_LOG`, but never show the spans
-/// made only for traces ([`super::traces::TRACE_ONLY_TARGET`]): without an exporter no layer
-/// wants those, so they cost a callsite check. The exporter takes this crate's spans at info
-/// whatever `RUST_LOG` says (a quieter log must not turn tracing off, and the transport
-/// crates' own spans, the exporter's connection among them, stay out of the traces).
+/// The log lines follow `RUST_LOG`, but never show the spans made only for traces
+/// ([`super::traces::TRACE_ONLY_TARGET`]). Without an exporter that is the one filter, for
+/// everything (no layer wants the trace-only spans, so they cost a callsite check). With one,
+/// each layer has its own: the exporter takes this crate's spans at info whatever `RUST_LOG`
+/// says (a quieter log must not turn tracing off, and the transport crates' own spans, the
+/// exporter's connection among them, stay out of the traces).
 pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::traces::Exporter>) {
     let (targets, understood) = filter(rust_log);
     let logged = targets.with_target(super::traces::TRACE_ONLY_TARGET, LevelFilter::OFF);
-    let exported = Targets::new().with_target(env!("CARGO_CRATE_NAME"), Level::INFO);
-    let registry = tracing_subscriber::registry()
-        .with(traces.map(|traces| traces.layer().with_filter(exported)));
-    let installed = match format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(false)
-                    .with_filter(logged),
-            )
+    let installed = match traces {
+        None => tracing_subscriber::registry()
+            .with(logged)
+            .with(log_lines(format))
             .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_writer(std::io::stderr)
-                    .with_filter(logged),
-            )
-            .try_init(),
+        Some(traces) => {
+            let exported = Targets::new().with_target(env!("CARGO_CRATE_NAME"), Level::INFO);
+            tracing_subscriber::registry()
+                .with(log_lines(format).with_filter(logged))
+                .with(traces.layer().with_filter(exported))
+                .try_init()
+        }
     };
     if installed.is_ok() && !understood {
         tracing::warn!(
@@ -76,6 +68,24 @@ pub fn init(format: LogFormat, rust_log: Option<&str>, traces: Option<&super::tr
             fallback = DEFAULT_FILTER,
             "RUST_LOG is not a target=level list; using the default filter"
         );
+    }
+}
+
+/// The layer writing log lines to standard error, as text or JSON.
+fn log_lines<S>(format: LogFormat) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
     }
 }
 
