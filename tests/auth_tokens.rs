@@ -112,9 +112,13 @@ fn a_wrong_key_and_a_bad_signature_are_refused() {
         b"another secret of 32 bytes......",
     );
     refused(&v, &control, &other, AuthError::BadSignature);
+    // One character of the signature changed: its first, whose six bits are all signature
+    // (the last one's low bits are padding, and changing only those is malformed base64url,
+    // not a bad signature).
+    let at = control.rfind('.').unwrap() + 1;
+    let first = control.as_bytes()[at];
     let mut bad = control.clone();
-    let last = bad.pop().unwrap();
-    bad.push(if last == 'A' { 'B' } else { 'A' });
+    bad.replace_range(at..=at, if first == b'A' { "B" } else { "A" });
     refused(&v, &control, &bad, AuthError::BadSignature);
     // RS256 signed by a key that is not configured.
     let rsa = rsa_verifier();
