@@ -28,6 +28,11 @@ use tokio::net::TcpListener;
 /// The trace a client started, and the span of its own that the call continues.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+/// The traces of a call the server fails (UNIMPLEMENTED), of one the caller got wrong
+/// (NOT_FOUND), and of one the caller did not sample.
+const SERVER_FAILED_TRACE: &str = "5bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_WRONG_TRACE: &str = "6bf92f3577b34da6a3ce929d0e0e4736";
+const UNSAMPLED_TRACE: &str = "7bf92f3577b34da6a3ce929d0e0e4736";
 
 /// One span as received, with what the assertions need.
 #[derive(Clone, Debug)]
@@ -37,6 +42,8 @@ struct Received {
     parent_span_id: String,
     name: String,
     kind: i32,
+    /// OpenTelemetry's status code: 0 unset, 1 ok, 2 error.
+    status: i32,
     attributes: BTreeMap<String, String>,
     service_name: String,
 }
@@ -65,6 +72,7 @@ impl TraceService for Receiver {
                         parent_span_id: hex(&span.parent_span_id),
                         name: span.name,
                         kind: span.kind,
+                        status: span.status.map_or(0, |s| s.code),
                         attributes: attributes(&span.attributes),
                         service_name: resource.get("service.name").cloned().unwrap_or_default(),
                     });
@@ -180,6 +188,40 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
     client.grpc.execute_method(traced).await.unwrap();
     let event = client.next_event().await;
     assert_eq!(event.event_type, "piece-structure-changed");
+    // Two failing calls and one the caller does not sample.
+    let with_parent = |method: &str, params: &str, trace: &str, flags: &str| {
+        let mut call = request(Some("tracer"), method, params);
+        call.metadata_mut().insert(
+            "traceparent",
+            format!("00-{trace}-{PARENT_SPAN_ID}-{flags}")
+                .parse()
+                .unwrap(),
+        );
+        call
+    };
+    let unimplemented = client
+        .grpc
+        .execute_method(with_parent(
+            "no-such-method",
+            "[]",
+            SERVER_FAILED_TRACE,
+            "01",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unimplemented.code(), tonic::Code::Unimplemented);
+    let missing = "[[] \"00000000-0000-4000-8000-000000000000\"]";
+    let not_found = client
+        .grpc
+        .execute_method(with_parent("get-title", missing, CALLER_WRONG_TRACE, "01"))
+        .await
+        .unwrap_err();
+    assert_eq!(not_found.code(), tonic::Code::NotFound);
+    client
+        .grpc
+        .execute_method(with_parent("list-pieces", "[]", UNSAMPLED_TRACE, "00"))
+        .await
+        .unwrap();
     // SIGTERM exports what is left before the process exits.
     let log = stop(server);
     collector.abort();
@@ -189,9 +231,33 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
         spans.iter().all(|s| s.service_name == "ooloi-server"),
         "{spans:#?}"
     );
+    // The caller's "not sampled" is obeyed: nothing of that trace is exported.
+    assert!(
+        spans.iter().all(|s| s.trace_id != UNSAMPLED_TRACE),
+        "{spans:#?}"
+    );
+    // Failed calls are traced with their status; only a server failure marks the span as an
+    // error (OpenTelemetry's RPC conventions), a caller's mistake does not.
+    let failed = |trace: &str| {
+        let calls: Vec<&Received> = spans
+            .iter()
+            .filter(|s| s.trace_id == trace && s.name == "ooloi.OoloiService/ExecuteMethod")
+            .collect();
+        assert_eq!(calls.len(), 1, "{calls:#?}");
+        calls[0].clone()
+    };
+    let server_failed = failed(SERVER_FAILED_TRACE);
+    assert_eq!(server_failed.attributes["rpc.grpc.status_code"], "12");
+    assert_eq!(server_failed.attributes["ooloi.method"], "no-such-method");
+    assert_eq!(server_failed.status, 2, "{server_failed:?}");
+    let caller_wrong = failed(CALLER_WRONG_TRACE);
+    assert_eq!(caller_wrong.attributes["rpc.grpc.status_code"], "5");
+    assert_eq!(caller_wrong.attributes["ooloi.method"], "get-title");
+    assert_ne!(caller_wrong.status, 2, "{caller_wrong:?}");
     let calls: Vec<&Received> = spans
         .iter()
         .filter(|s| s.name == "ooloi.OoloiService/ExecuteMethod")
+        .filter(|s| s.trace_id != SERVER_FAILED_TRACE && s.trace_id != CALLER_WRONG_TRACE)
         .collect();
     assert_eq!(calls.len(), 3, "one server span per call: {spans:#?}");
     // One trace per call.
