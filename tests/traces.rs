@@ -133,6 +133,39 @@ fn wait_ready(server: &ServerProcess) -> String {
         .unwrap_or_else(|| panic!("no serving line before ready: {lines:?}"))
 }
 
+/// A client registered as `id` on the server at `grpc`.
+async fn register(grpc: &str, id: &str) -> TestClient {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TestClient::register(
+        OoloiServiceClient::with_interceptor(channel, Bearer::none()),
+        id,
+    )
+    .await
+}
+
+/// A call of `method` by `client` that continues `trace` under [`PARENT_SPAN_ID`], with the
+/// W3C `flags` (`01` sampled, `00` not).
+fn traced(
+    client: &str,
+    method: &str,
+    params: &str,
+    trace: &str,
+    flags: &str,
+) -> tonic::Request<ooloi_server::proto::OoloiRequest> {
+    let mut call = request(Some(client), method, params);
+    call.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace}-{PARENT_SPAN_ID}-{flags}")
+            .parse()
+            .unwrap(),
+    );
+    call
+}
+
 /// SIGTERM, then waits (bounded) for a clean exit; returns the lines logged meanwhile.
 fn stop(mut server: ServerProcess) -> Vec<String> {
     server.terminate();
@@ -159,49 +192,22 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
 
     let server = spawn(Some(&otlp));
     let grpc = wait_ready(&server);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = TestClient::register(
-        OoloiServiceClient::with_interceptor(channel, Bearer::none()),
-        "tracer",
-    )
-    .await;
+    let mut client = register(&grpc, "tracer").await;
     // Two calls without trace context: each starts a trace of its own.
     let pid = client.new_piece("Traced").await;
     client.subscribe(&pid).await;
     // A call that continues the caller's trace: it writes, so it is stored and fanned out
     // (to this client, subscribed).
-    let mut traced = request(
-        Some("tracer"),
-        "set-title",
-        &format!("[[] \"{pid}\" \"Renamed\"]"),
-    );
-    traced.metadata_mut().insert(
-        "traceparent",
-        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
-            .parse()
-            .unwrap(),
-    );
-    client.grpc.execute_method(traced).await.unwrap();
+    let title = format!("[[] \"{pid}\" \"Renamed\"]");
+    let call = traced("tracer", "set-title", &title, TRACE_ID, "01");
+    client.grpc.execute_method(call).await.unwrap();
     let event = client.next_event().await;
     assert_eq!(event.event_type, "piece-structure-changed");
     // Two failing calls and one the caller does not sample.
-    let with_parent = |method: &str, params: &str, trace: &str, flags: &str| {
-        let mut call = request(Some("tracer"), method, params);
-        call.metadata_mut().insert(
-            "traceparent",
-            format!("00-{trace}-{PARENT_SPAN_ID}-{flags}")
-                .parse()
-                .unwrap(),
-        );
-        call
-    };
     let unimplemented = client
         .grpc
-        .execute_method(with_parent(
+        .execute_method(traced(
+            "tracer",
             "no-such-method",
             "[]",
             SERVER_FAILED_TRACE,
@@ -213,13 +219,19 @@ async fn each_call_is_one_trace_with_its_steps_and_continues_the_callers() {
     let missing = "[[] \"00000000-0000-4000-8000-000000000000\"]";
     let not_found = client
         .grpc
-        .execute_method(with_parent("get-title", missing, CALLER_WRONG_TRACE, "01"))
+        .execute_method(traced(
+            "tracer",
+            "get-title",
+            missing,
+            CALLER_WRONG_TRACE,
+            "01",
+        ))
         .await
         .unwrap_err();
     assert_eq!(not_found.code(), tonic::Code::NotFound);
     client
         .grpc
-        .execute_method(with_parent("list-pieces", "[]", UNSAMPLED_TRACE, "00"))
+        .execute_method(traced("tracer", "list-pieces", "[]", UNSAMPLED_TRACE, "00"))
         .await
         .unwrap();
     // SIGTERM exports what is left before the process exits.
@@ -343,26 +355,11 @@ fn finished_trace_ids(log: &[String]) -> BTreeMap<String, usize> {
 async fn without_an_exporter_log_lines_still_carry_the_trace_id() {
     let server = spawn(None);
     let grpc = wait_ready(&server);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = TestClient::register(
-        OoloiServiceClient::with_interceptor(channel, Bearer::none()),
-        "logger",
-    )
-    .await;
+    let mut client = register(&grpc, "logger").await;
     let pid = client.new_piece("Logged").await;
     client.set_title(&pid, "Renamed").await;
-    let mut traced = request(Some("logger"), "list-pieces", "[]");
-    traced.metadata_mut().insert(
-        "traceparent",
-        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
-            .parse()
-            .unwrap(),
-    );
-    client.grpc.execute_method(traced).await.unwrap();
+    let call = traced("logger", "list-pieces", "[]", TRACE_ID, "01");
+    client.grpc.execute_method(call).await.unwrap();
     let log = stop(server);
     let ids = finished_trace_ids(&log);
     assert_eq!(ids.values().sum::<usize>(), 3, "{log:#?}");
